@@ -1,0 +1,1 @@
+//! cortex-runner library.

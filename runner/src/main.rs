@@ -1,0 +1,2 @@
+//! cortex-runner binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder removed when the first program lands.
+fn main() {}
