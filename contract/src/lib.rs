@@ -1,1 +1,0 @@
-//! The Cortex job-folder contract.
