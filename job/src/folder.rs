@@ -1,0 +1,277 @@
+//! Creating a Cortex job folder the way Cortex does, and opening an existing one.
+//!
+//! Cortex 4.1's `JobRunnerSrv.prepareJobFolder` makes the folder with Java's
+//! `Files.createTempDirectory(jobDirectory, "cortex-job-<id>-")`: the prefix followed by an
+//! unsigned random 64-bit number in decimal, mode `0700`. Inside it come `input/` and an empty
+//! `output/`, the attachment (if any) as `Files.createTempFile(input, "attachment", "")` (mode
+//! `0600`), `input/cacerts` when the worker config has a non-blank `cacerts` string, and
+//! `input/input.json` last, so that a worker never sees a half-made folder's input.
+
+use crate::input::JobInput;
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// How many random names to try before giving up on a name collision (Java's loop is unbounded;
+/// a 64-bit random number colliding a hundred times means something else is wrong).
+const NAME_ATTEMPTS: usize = 100;
+
+/// The longest job id accepted in a folder name.
+const MAX_JOB_ID_LEN: usize = 128;
+
+/// Errors of creating, opening and removing job folders.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    /// The job id would not make a single, plain folder name.
+    #[error(
+        "job id {0:?} cannot name a job folder: use 1 to 128 letters, digits, `-` and `_` (Cortex ids look like `AZQx-1b_k`)"
+    )]
+    InvalidJobId(String),
+    /// Creating or writing something in a new job folder failed.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// What could not be created.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The attachment given as a file path could not be read.
+    #[error("cannot read the attachment {path}: {source}")]
+    ReadAttachment {
+        /// The attachment's path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The job folder to open does not exist or cannot be looked at.
+    #[error("job folder {path} cannot be opened: {source} (pass the folder Cortex created, cortex-job-<id>-<random>)")]
+    Open {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The job folder to open is not a directory.
+    #[error("job folder {0} is not a directory (pass the folder Cortex created, cortex-job-<id>-<random>)")]
+    NotADirectory(PathBuf),
+    /// The job folder has no `input/input.json` regular file.
+    #[error("{0} is missing or not a regular file: this is not a Cortex job folder")]
+    MissingInput(PathBuf),
+    /// `input/input.json` cannot be read.
+    #[error("cannot read {path}: {source}")]
+    ReadInput {
+        /// The input file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// `input/input.json` is not a valid Cortex input.
+    #[error("{path} is not a valid Cortex input ({source}); Cortex writes a JSON object with at least `dataType`")]
+    InvalidInput {
+        /// The input file.
+        path: PathBuf,
+        /// The parser's complaint, with line and column.
+        source: serde_json::Error,
+    },
+    /// `output` exists but is not a directory (or is a symlink).
+    #[error("{0} exists but is not a directory: the worker writes its report there, so remove it")]
+    OutputNotADirectory(PathBuf),
+    /// Removing the folder failed.
+    #[error("cannot remove job folder {path}: {source}")]
+    Remove {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// The result type of this module.
+pub type Result<T, E = FolderError> = std::result::Result<T, E>;
+
+/// Where an attachment's bytes come from.
+#[derive(Debug, Clone, Copy)]
+pub enum AttachmentSource<'a> {
+    /// Bytes in memory.
+    Bytes(&'a [u8]),
+    /// A file to copy.
+    Path(&'a Path),
+}
+
+/// The observable file of a `dataType: "file"` job.
+#[derive(Debug, Clone, Copy)]
+pub struct Attachment<'a> {
+    /// Its content.
+    pub source: AttachmentSource<'a>,
+    /// Its original name (`filename` in input.json).
+    pub filename: &'a str,
+    /// Its MIME type (`contentType` in input.json).
+    pub content_type: &'a str,
+}
+
+/// A Cortex job folder: `<path>/input/input.json`, `<path>/output/`.
+#[derive(Debug, Clone)]
+pub struct JobFolder {
+    path: PathBuf,
+    input: JobInput,
+}
+
+impl JobFolder {
+    /// Creates `root/cortex-job-<job_id>-<random digits>/` as Cortex does (see the module doc).
+    ///
+    /// With an attachment, input.json gets `file` (the random `attachment<digits>` name),
+    /// `filename` and `contentType` instead of `data`. On any error the half-made folder is
+    /// removed again, as Cortex does.
+    pub fn create(
+        root: &Path,
+        job_id: &str,
+        input: &JobInput,
+        attachment: Option<Attachment<'_>>,
+    ) -> Result<JobFolder> {
+        if job_id.is_empty()
+            || job_id.len() > MAX_JOB_ID_LEN
+            || !job_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(FolderError::InvalidJobId(job_id.to_owned()));
+        }
+        let path = create_unique(root, &format!("cortex-job-{job_id}-"), |path| {
+            DirBuilder::new().mode(0o700).create(path)
+        })?;
+        let folder = JobFolder { path, input: input.clone() };
+        match folder.fill(attachment) {
+            Ok(input) => Ok(JobFolder { input, ..folder }),
+            Err(error) => {
+                // The error that matters is the first one; a failed clean-up leaves a folder
+                // Cortex would also have left behind.
+                let _ = fs::remove_dir_all(&folder.path);
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes everything inside a freshly made folder and returns the input as written.
+    fn fill(&self, attachment: Option<Attachment<'_>>) -> Result<JobInput> {
+        let input_dir = self.input_dir();
+        for dir in [&input_dir, &self.output_dir()] {
+            fs::create_dir(dir).map_err(|source| create_error(dir, source))?;
+        }
+        let mut input = self.input.clone();
+        if let Some(attachment) = attachment {
+            let mut file = None;
+            let path = create_unique(&input_dir, "attachment", |path| {
+                file = Some(OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?);
+                Ok(())
+            })?;
+            let mut file = file.ok_or_else(|| create_error(&path, io::ErrorKind::NotFound.into()))?;
+            match attachment.source {
+                AttachmentSource::Bytes(bytes) => file.write_all(bytes).map_err(|e| create_error(&path, e))?,
+                AttachmentSource::Path(source) => {
+                    let mut reader = fs::File::open(source)
+                        .map_err(|e| FolderError::ReadAttachment { path: source.to_owned(), source: e })?;
+                    io::copy(&mut reader, &mut file).map_err(|e| create_error(&path, e))?;
+                }
+            }
+            input.data = None;
+            input.file = path.file_name().map(|name| name.to_string_lossy().into_owned());
+            input.filename = Some(attachment.filename.to_owned());
+            input.content_type = Some(attachment.content_type.to_owned());
+        }
+        if let Some(cacerts) = input.config.get("cacerts").and_then(|v| v.as_str())
+            && !cacerts.trim().is_empty()
+        {
+            let path = input_dir.join("cacerts");
+            fs::write(&path, cacerts).map_err(|e| create_error(&path, e))?;
+        }
+        let path = input_dir.join("input.json");
+        let bytes = serde_json::to_vec(&input).map_err(|e| create_error(&path, e.into()))?;
+        fs::write(&path, bytes).map_err(|e| create_error(&path, e))?;
+        Ok(input)
+    }
+
+    /// Opens an existing job folder: it must be a directory holding a valid `input/input.json`.
+    /// A missing `output/` is created (Cortex always creates it, and cortexutils creates it before
+    /// writing a report); an `output` that is not a directory is an error. An `output/` that
+    /// already holds files is accepted: finalising a job whose worker ran before is legitimate.
+    pub fn open(path: &Path) -> Result<JobFolder> {
+        let metadata = fs::metadata(path)
+            .map_err(|source| FolderError::Open { path: path.to_owned(), source })?;
+        if !metadata.is_dir() {
+            return Err(FolderError::NotADirectory(path.to_owned()));
+        }
+        let input_path = path.join("input").join("input.json");
+        match fs::metadata(&input_path) {
+            Ok(metadata) if metadata.is_file() => {}
+            _ => return Err(FolderError::MissingInput(input_path)),
+        }
+        let bytes = fs::read(&input_path)
+            .map_err(|source| FolderError::ReadInput { path: input_path.clone(), source })?;
+        let input = serde_json::from_slice(&bytes)
+            .map_err(|source| FolderError::InvalidInput { path: input_path, source })?;
+        let output = path.join("output");
+        match fs::symlink_metadata(&output) {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(_) => return Err(FolderError::OutputNotADirectory(output)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&output).map_err(|source| create_error(&output, source))?;
+            }
+            Err(source) => return Err(FolderError::Open { path: output, source }),
+        }
+        Ok(JobFolder { path: path.to_owned(), input })
+    }
+
+    /// The job folder itself.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `<folder>/input`.
+    pub fn input_dir(&self) -> PathBuf {
+        self.path.join("input")
+    }
+
+    /// `<folder>/output`.
+    pub fn output_dir(&self) -> PathBuf {
+        self.path.join("output")
+    }
+
+    /// The parsed `input/input.json` (as written by [`JobFolder::create`] or read by
+    /// [`JobFolder::open`]; input/ is read-only to workers, so it is not read again).
+    pub fn input(&self) -> &JobInput {
+        &self.input
+    }
+
+    /// The attachment's path, for a job with one.
+    pub fn attachment_path(&self) -> Option<PathBuf> {
+        self.input.file.as_ref().map(|name| self.input_dir().join(name))
+    }
+
+    /// Removes the whole folder (never following a symlink inside it).
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.path)
+            .map_err(|source| FolderError::Remove { path: self.path, source })
+    }
+}
+
+/// Creates `dir/<prefix><random u64>` with `make`, retrying on a name collision, like Java's
+/// `TempFileHelper`.
+fn create_unique(
+    dir: &Path,
+    prefix: &str,
+    mut make: impl FnMut(&Path) -> io::Result<()>,
+) -> Result<PathBuf> {
+    let mut last_error = io::ErrorKind::AlreadyExists.into();
+    for _ in 0..NAME_ATTEMPTS {
+        let path = dir.join(format!("{prefix}{}", rand::random::<u64>()));
+        match make(&path) {
+            Ok(()) => return Ok(path),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => last_error = error,
+            Err(error) => return Err(create_error(&path, error)),
+        }
+    }
+    Err(create_error(&dir.join(format!("{prefix}<random>")), last_error))
+}
+
+fn create_error(path: &Path, source: io::Error) -> FolderError {
+    FolderError::Create { path: path.to_owned(), source }
+}

@@ -1,0 +1,247 @@
+//! The job's `output/` folder seen as hostile: cleaning it, reading the report, writing it back.
+//!
+//! Everything here goes through a cap-std [`Dir`] opened on `output/`, so no path a worker planted
+//! (absolute symlinks, `../` chains) can make the runner touch anything outside `output/`.
+//! Entries are examined with `symlink_metadata` and files are opened with `O_NOFOLLOW`, so a
+//! symlink is never followed even inside `output/`, and with `O_NONBLOCK`, so a fifo cannot hang
+//! the runner.
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, FileTypeExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
+use rustix::fs::OFlags;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// The report's name in `output/`.
+pub(crate) const REPORT: &str = "output.json";
+
+/// The longest entry name or link target quoted in a warning.
+const MAX_SHOWN_CHARS: usize = 120;
+
+/// `output/`, opened without following a symlink in its place.
+pub(crate) struct OutputDir {
+    dir: Dir,
+    /// What [`OutputDir::sanitise`] removed: entry name → what it was ("a symlink", ...).
+    removed: HashMap<String, &'static str>,
+}
+
+/// What reading `output.json` found.
+pub(crate) enum ReportFile {
+    /// No `output.json` (or one that is not a regular file and could not be removed).
+    Missing,
+    /// Its bytes, at most the limit.
+    Bytes(Vec<u8>),
+    /// Bigger than the limit: its size, or `None` when it grew past the limit while being read.
+    TooLarge(Option<u64>),
+    /// It exists but cannot be opened or read.
+    Unreadable(io::Error),
+}
+
+impl OutputDir {
+    /// Opens `<job>/output`. If `output` is not a real directory (a worker replaced it by a
+    /// symlink or a file), it is removed and an empty directory is made in its place, with a
+    /// warning: the runner must still be able to write a report there.
+    pub(crate) fn open(job: &Path, warnings: &mut Vec<String>) -> io::Result<OutputDir> {
+        let root = Dir::open_ambient_dir(job, ambient_authority())?;
+        match root.symlink_metadata("output") {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(metadata) => {
+                let kind = kind_of(metadata.file_type());
+                root.remove_file("output")?;
+                root.create_dir("output")?;
+                warnings.push(format!("output/ was {kind}, not a directory: replaced it by an empty directory"));
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                root.create_dir("output")?;
+                warnings.push("output/ was missing: created it".to_owned());
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(OutputDir { dir: root.open_dir("output")?, removed: HashMap::new() })
+    }
+
+    /// Removes every entry that is not a regular file, recording a warning for each.
+    pub(crate) fn sanitise(&mut self, warnings: &mut Vec<String>) -> io::Result<()> {
+        for entry in self.dir.entries()? {
+            let entry = entry?;
+            let file_type = entry.file_type()?;
+            if file_type.is_file() {
+                continue;
+            }
+            let name = entry.file_name();
+            let kind = kind_of(file_type);
+            let described = if file_type.is_symlink() {
+                match self.dir.read_link_contents(&name) {
+                    Ok(target) => format!("{kind} to \"{}\"", shown(target.as_os_str())),
+                    Err(_) => kind.to_owned(),
+                }
+            } else {
+                kind.to_owned()
+            };
+            let result = if file_type.is_dir() { self.remove_tree(&name) } else { self.dir.remove_file(&name) };
+            let shown_name = shown(&name);
+            match result {
+                Ok(()) => warnings.push(format!("removed output/{shown_name}: {described}")),
+                Err(error) => warnings.push(format!("could not remove output/{shown_name} ({described}): {error}")),
+            }
+            self.removed.insert(name.to_string_lossy().into_owned(), kind);
+        }
+        Ok(())
+    }
+
+    /// Removes the directory `name` and everything below it without recursion and without
+    /// following a link: each subdirectory is first renamed to the top of `output/` and queued,
+    /// so that any depth of nesting costs neither stack nor more than two open descriptors.
+    fn remove_tree(&self, name: &OsStr) -> io::Result<()> {
+        let mut queue = vec![name.to_owned()];
+        while let Some(current) = queue.pop() {
+            // A worker may have left a directory without write or search permission for us.
+            let _ = self.dir.set_permissions(&current, Permissions::from_mode(0o700));
+            let sub = self.dir.open_dir(&current)?;
+            loop {
+                // The names are collected first: POSIX leaves unspecified what `readdir` returns
+                // for entries removed while it runs.
+                let children: Vec<_> = sub.entries()?.collect::<io::Result<_>>()?;
+                if children.is_empty() {
+                    break;
+                }
+                for child in children {
+                    if child.file_type()?.is_dir() {
+                        let moved = format!(".runner-removing-{}", rand::random::<u64>());
+                        sub.rename(child.file_name(), &self.dir, &moved)?;
+                        queue.push(moved.into());
+                    } else {
+                        sub.remove_file(child.file_name())?;
+                    }
+                }
+            }
+            drop(sub);
+            self.dir.remove_dir(&current)?;
+        }
+        Ok(())
+    }
+
+    /// What [`OutputDir::sanitise`] removed under `name`, if it removed something.
+    pub(crate) fn removed(&self, name: &str) -> Option<&'static str> {
+        self.removed.get(name).copied()
+    }
+
+    /// Whether `name` is a regular file directly in `output/` (not following a symlink).
+    pub(crate) fn is_regular_file(&self, name: &str) -> bool {
+        self.dir.symlink_metadata(name).is_ok_and(|m| m.is_file())
+    }
+
+    /// Reads `output.json`, never more than `limit` bytes: the size is checked first, and the
+    /// read itself stops one byte past the limit because the file may still grow.
+    pub(crate) fn read_report(&self, limit: u64) -> ReportFile {
+        let size = match self.dir.symlink_metadata(REPORT) {
+            Ok(metadata) if metadata.is_file() => metadata.len(),
+            Ok(_) => return ReportFile::Missing,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return ReportFile::Missing,
+            Err(error) => return ReportFile::Unreadable(error),
+        };
+        if size > limit {
+            return ReportFile::TooLarge(Some(size));
+        }
+        let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits();
+        let file = match self
+            .dir
+            .open_with(REPORT, OpenOptions::new().read(true).custom_flags(flags as i32))
+        {
+            Ok(file) => file,
+            Err(error) => return ReportFile::Unreadable(error),
+        };
+        match file.metadata() {
+            Ok(metadata) if metadata.is_file() => {}
+            Ok(_) => return ReportFile::Missing,
+            Err(error) => return ReportFile::Unreadable(error),
+        }
+        match read_capped(file, limit, size) {
+            Ok(Some(bytes)) => ReportFile::Bytes(bytes),
+            Ok(None) => ReportFile::TooLarge(None),
+            Err(error) => ReportFile::Unreadable(error),
+        }
+    }
+
+    /// Replaces `output.json` atomically: the bytes go to a fresh temporary file in `output/`,
+    /// which is then renamed over `output.json`, so a reader sees the old report or the new one,
+    /// never a mix. (Atomic for readers; not fsynced, since Cortex reads it right away.)
+    pub(crate) fn write_report(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true).mode(0o644);
+        let (name, mut file) = loop {
+            let name = format!(".output.json.{}.tmp", rand::random::<u64>());
+            match self.dir.open_with(&name, &options) {
+                Ok(file) => break (name, file),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+        };
+        let written = file.write_all(bytes).and_then(|()| {
+            drop(file);
+            self.dir.rename(&name, &self.dir, REPORT)
+        });
+        if written.is_err() {
+            let _ = self.dir.remove_file(&name);
+        }
+        written
+    }
+}
+
+/// Reads at most `limit` bytes; `None` if there were more.
+pub(crate) fn read_capped(reader: impl Read, limit: u64, size_hint: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0));
+    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+/// What a file type is, as a warning says it.
+fn kind_of(file_type: cap_std::fs::FileType) -> &'static str {
+    if file_type.is_symlink() {
+        "a symlink"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a fifo"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "an unknown kind of entry"
+    }
+}
+
+/// A worker-chosen name or text, made safe to quote in a one-line warning: control characters
+/// escaped, cut at 120 characters.
+pub(crate) fn shown(text: impl AsRef<OsStr>) -> String {
+    let text = text.as_ref().to_string_lossy();
+    let mut escaped: String = text.escape_debug().collect();
+    if escaped.chars().count() > MAX_SHOWN_CHARS {
+        escaped = escaped.chars().take(MAX_SHOWN_CHARS).collect::<String>() + "…";
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capped_read_of_an_endless_stream_stops_one_byte_past_the_limit() {
+        assert_eq!(read_capped(io::repeat(b'x'), 1024, 0).unwrap(), None);
+        assert_eq!(read_capped(&b"12345"[..], 5, 5).unwrap(), Some(b"12345".to_vec()));
+        assert_eq!(read_capped(&b"123456"[..], 5, 3).unwrap(), None);
+    }
+
+    #[test]
+    fn shown_names_are_escaped_and_cut() {
+        assert_eq!(shown("a\nb\"c"), "a\\nb\\\"c");
+        let long = "x".repeat(500);
+        assert_eq!(shown(&long), format!("{}…", "x".repeat(120)));
+    }
+}
