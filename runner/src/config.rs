@@ -1,0 +1,552 @@
+//! The runner configuration: built-in defaults < `config.toml` < `CORTEX_RUNNER_*` < flags.
+//!
+//! Every key and its default is listed once, in the `Default` impls below, and documented in the
+//! shipped `config.toml`. [`ConfigLoader`] layers the sources with figment, so every value keeps the
+//! name of the source it came from; [`Loaded::sources`] reports it for `config show`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+mod errors;
+mod show;
+
+pub use errors::{ConfigError, Result};
+pub(crate) use errors::plain_expected;
+pub use show::{SourcedValue, mask_secret};
+
+/// The prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "CORTEX_RUNNER_";
+/// The environment variable naming the configuration file (like `--config`).
+pub const CONFIG_ENV: &str = "CORTEX_RUNNER_CONFIG";
+
+/// The whole configuration, one field per section of `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where job folders live.
+    pub jobs: JobsConfig,
+    /// Where policy files live.
+    pub policies: PoliciesConfig,
+    /// The Cortex catalogs to load.
+    pub catalogs: CatalogsConfig,
+    /// Global scheduling limits.
+    pub scheduler: SchedulerConfig,
+    /// The in-process wasm backend.
+    pub wasm: WasmConfig,
+    /// The Kubernetes backend (consumed by its own issue; parsed and validated here).
+    pub kubernetes: KubernetesConfig,
+    /// The HTTP service (consumed by its own issue; parsed and validated here).
+    pub service: ServiceConfig,
+}
+
+/// `[jobs]`: job folders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// The directory job folders are created in (the RWX volume in a cluster).
+    pub root: PathBuf,
+    /// The largest `output.json` finalisation reads, in MiB.
+    pub max_output_mib: u64,
+}
+
+/// `[policies]`: per-worker policy files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoliciesConfig {
+    /// The directory holding one `<WorkerName>.toml` per worker.
+    pub dir: PathBuf,
+}
+
+/// `[catalogs]`: Cortex worker catalogs, as Cortex's `analyzer.urls` / `responder.urls`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogsConfig {
+    /// Analyzer catalogs: JSON catalog files or directories of definition files.
+    pub analyzers: Vec<PathBuf>,
+    /// Responder catalogs: JSON catalog files or directories of definition files.
+    pub responders: Vec<PathBuf>,
+}
+
+/// `[scheduler]`: limits across all workers and backends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// How many jobs run at once, all workers and backends together.
+    pub max_running: u32,
+}
+
+/// `[wasm]`: the in-process sandbox and the defaults of wasm policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WasmConfig {
+    /// Whether the wasm backend is available at all.
+    pub enabled: bool,
+    /// Directories searched for `<WorkerName>.wasm`, in order.
+    pub module_dirs: Vec<PathBuf>,
+    /// Whether the analyzers built with this workspace are offered after `module_dirs`.
+    pub builtin_modules: bool,
+    /// A directory for precompiled modules that survives restarts; none when absent.
+    pub cache_dir: Option<PathBuf>,
+    /// Default linear-memory limit per job, in MiB.
+    pub memory_mib: u64,
+    /// Default wall-clock limit per job, counted from submission, in seconds.
+    pub timeout_s: u64,
+    /// Default fuel per job; none when absent (no instruction limit).
+    pub fuel: Option<u64>,
+    /// Default largest input (attachment or data) a wasm job takes, in MiB; bigger goes to Kubernetes.
+    pub max_input_mib: u64,
+    /// Captured stdout per job, in KiB.
+    pub stdout_kib: u64,
+    /// Captured stderr per job, in KiB.
+    pub stderr_kib: u64,
+    /// Default number of wasm jobs of one worker running at once.
+    pub concurrency: u32,
+}
+
+/// `[kubernetes]`: the Kubernetes backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// Whether the Kubernetes backend is available.
+    pub enabled: bool,
+    /// A kubeconfig file; when absent and `in_cluster` is false, the usual discovery applies.
+    pub kubeconfig: Option<PathBuf>,
+    /// Use the service account of the pod the runner runs in.
+    pub in_cluster: bool,
+    /// The namespace jobs are created in.
+    pub namespace: String,
+    /// The RWX PersistentVolumeClaim holding `jobs.root`.
+    pub pvc: String,
+    /// Prefix replacing the registry of catalog images, e.g. `registry.local/cortex`; empty keeps them.
+    pub image_prefix: String,
+    /// Labels added to every Job and pod.
+    pub extra_labels: BTreeMap<String, String>,
+    /// The service account of the pods; empty means none is mounted.
+    pub service_account: String,
+    /// Pod `securityContext.runAsUser`.
+    pub run_as_user: Option<i64>,
+    /// Pod `securityContext.runAsGroup`.
+    pub run_as_group: Option<i64>,
+    /// Pod `securityContext.fsGroup`.
+    pub fs_group: Option<i64>,
+    /// Pod `securityContext.runAsNonRoot`.
+    pub run_as_non_root: bool,
+    /// Default CPU request of a worker container.
+    pub cpu_request: String,
+    /// Default CPU limit of a worker container.
+    pub cpu_limit: String,
+    /// Default memory request of a worker container.
+    pub memory_request: String,
+    /// Default memory limit of a worker container.
+    pub memory_limit: String,
+    /// Default job timeout (`activeDeadlineSeconds`), in seconds.
+    pub timeout_s: u64,
+    /// `ttlSecondsAfterFinished` of every Job.
+    pub ttl_s: u64,
+    /// Default number of Kubernetes jobs of one worker running at once.
+    pub concurrency: u32,
+}
+
+/// `[service]`: the HTTP service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// The address the service listens on.
+    pub listen: String,
+    /// A file holding the bearer token clients must present; none when absent.
+    pub token_file: Option<PathBuf>,
+    /// The bearer token itself (prefer `token_file`; masked by `config show`).
+    pub token: Option<String>,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self { root: std::env::temp_dir().join("cortex-runner-jobs"), max_output_mib: 16 }
+    }
+}
+
+impl Default for PoliciesConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("policies") }
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self { max_running: 64 }
+    }
+}
+
+impl Default for WasmConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            module_dirs: Vec::new(),
+            builtin_modules: true,
+            cache_dir: None,
+            memory_mib: 256,
+            timeout_s: 60,
+            fuel: None,
+            max_input_mib: 64,
+            stdout_kib: 1024,
+            stderr_kib: 1024,
+            concurrency: 8,
+        }
+    }
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            kubeconfig: None,
+            in_cluster: false,
+            namespace: "cortex".into(),
+            pvc: "cortex-jobs".into(),
+            image_prefix: String::new(),
+            extra_labels: BTreeMap::new(),
+            service_account: String::new(),
+            run_as_user: None,
+            run_as_group: None,
+            fs_group: None,
+            run_as_non_root: true,
+            cpu_request: "100m".into(),
+            cpu_limit: "1".into(),
+            memory_request: "128Mi".into(),
+            memory_limit: "1Gi".into(),
+            timeout_s: 3600,
+            ttl_s: 600,
+            concurrency: 4,
+        }
+    }
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:9980".into(), token_file: None, token: None }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--policies DIR`: replaces `policies.dir`.
+    pub policies: Option<PathBuf>,
+    /// `--catalog PATH` (repeatable): added to the configured catalogs (see [`CatalogFlag`]).
+    pub catalogs: Vec<PathBuf>,
+    /// `--job-root DIR`: replaces `jobs.root`.
+    pub job_root: Option<PathBuf>,
+}
+
+/// Where the configuration file comes from and which environment applies.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigLoader {
+    /// `--config FILE`; it must exist.
+    pub file: Option<PathBuf>,
+    /// The environment: only `CORTEX_RUNNER_*` variables are read from it.
+    pub env: Vec<(String, String)>,
+    /// Command-line values.
+    pub flags: Flags,
+}
+
+/// A loaded configuration and the layers it came from.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// The configuration file that was read, if any.
+    pub file: Option<PathBuf>,
+    figment: Figment,
+    flag_catalogs: usize,
+}
+
+impl ConfigLoader {
+    /// A loader reading the process environment; `--config` is `file`.
+    pub fn from_process(file: Option<PathBuf>, flags: Flags) -> Self {
+        Self { file, env: std::env::vars().collect(), flags }
+    }
+
+    /// The configuration file to read: `--config`, else `CORTEX_RUNNER_CONFIG`, else `./config.toml`
+    /// when it exists, else none.
+    fn file_to_read(&self) -> Result<Option<PathBuf>> {
+        let explicit = self.file.clone().map(|p| (p, "--config")).or_else(|| {
+            self.env
+                .iter()
+                .find(|(k, v)| k == CONFIG_ENV && !v.is_empty())
+                .map(|(_, v)| (PathBuf::from(v), CONFIG_ENV))
+        });
+        match explicit {
+            Some((path, given_by)) if !path.is_file() => {
+                Err(ConfigError::MissingFile { path, given_by })
+            }
+            Some((path, _)) => Ok(Some(path)),
+            None => Ok(Some(PathBuf::from("config.toml")).filter(|p| p.is_file())),
+        }
+    }
+
+    /// Layers every source and validates the result.
+    pub fn load(&self) -> Result<Loaded> {
+        let file = self.file_to_read()?;
+        let mut figment = Figment::from(Defaults);
+        if let Some(path) = &file {
+            // Read the file first so a syntax error names the file rather than failing silently.
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+                path: path.clone(),
+                message: e.message().to_string(),
+                line: e.span().map(|s| text[..s.start].lines().count().max(1)),
+            })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(EnvLayer::new(&self.env)).merge(FlagLayer::new(&self.flags));
+        let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
+        config.catalogs.extend_from_flags(&self.flags.catalogs);
+        config.validate().map_err(|e| e.with_source(&figment))?;
+        Ok(Loaded { config, file, figment, flag_catalogs: self.flags.catalogs.len() })
+    }
+}
+
+impl Loaded {
+    /// Every leaf key of the effective configuration with its value and the source it came from.
+    pub fn sources(&self) -> Vec<SourcedValue> {
+        show::sources(&self.figment, &self.config, self.flag_catalogs > 0)
+    }
+}
+
+impl CatalogsConfig {
+    /// Adds `--catalog` paths: `responder:PATH` and `analyzer:PATH` say the kind; otherwise a path
+    /// whose file name contains "responder" is a responder catalog, anything else an analyzer one.
+    fn extend_from_flags(&mut self, flags: &[PathBuf]) {
+        for flag in flags {
+            match CatalogFlag::parse(flag) {
+                CatalogFlag::Analyzers(p) => self.analyzers.push(p),
+                CatalogFlag::Responders(p) => self.responders.push(p),
+            }
+        }
+    }
+}
+
+/// A `--catalog` value with its kind resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogFlag {
+    /// An analyzer catalog.
+    Analyzers(PathBuf),
+    /// A responder catalog.
+    Responders(PathBuf),
+}
+
+impl CatalogFlag {
+    /// Resolves the kind of a `--catalog` value (see [`CatalogsConfig`]'s flag rules).
+    pub fn parse(flag: &Path) -> Self {
+        let text = flag.to_string_lossy();
+        if let Some(rest) = text.strip_prefix("responder:") {
+            return Self::Responders(PathBuf::from(rest));
+        }
+        if let Some(rest) = text.strip_prefix("analyzer:") {
+            return Self::Analyzers(PathBuf::from(rest));
+        }
+        let name = flag.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        if name.contains("responder") {
+            Self::Responders(flag.to_path_buf())
+        } else {
+            Self::Analyzers(flag.to_path_buf())
+        }
+    }
+}
+
+impl Config {
+    /// Checks what types alone cannot: positive limits, a parsable listen address, exclusive keys.
+    pub fn validate(&self) -> Result<()> {
+        let positive: [(&str, u64); 10] = [
+            ("jobs.max_output_mib", self.jobs.max_output_mib),
+            ("scheduler.max_running", self.scheduler.max_running.into()),
+            ("wasm.memory_mib", self.wasm.memory_mib),
+            ("wasm.timeout_s", self.wasm.timeout_s),
+            ("wasm.max_input_mib", self.wasm.max_input_mib),
+            ("wasm.stdout_kib", self.wasm.stdout_kib),
+            ("wasm.stderr_kib", self.wasm.stderr_kib),
+            ("wasm.concurrency", self.wasm.concurrency.into()),
+            ("kubernetes.timeout_s", self.kubernetes.timeout_s),
+            ("kubernetes.concurrency", self.kubernetes.concurrency.into()),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "a number greater than 0", "0"));
+            }
+        }
+        if self.wasm.fuel == Some(0) {
+            return Err(ConfigError::invalid("wasm.fuel", "a number greater than 0", "0"));
+        }
+        if self.service.listen.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::invalid(
+                "service.listen",
+                "a socket address such as 127.0.0.1:9980",
+                &format!("{:?}", self.service.listen),
+            ));
+        }
+        let k = &self.kubernetes;
+        if k.in_cluster && k.kubeconfig.is_some() {
+            return Err(ConfigError::invalid(
+                "kubernetes.kubeconfig",
+                "no kubeconfig when kubernetes.in_cluster = true",
+                &format!("{:?}", k.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+            ));
+        }
+        if k.enabled {
+            for (key, value) in [("kubernetes.namespace", &k.namespace), ("kubernetes.pvc", &k.pvc)] {
+                if value.is_empty() {
+                    return Err(ConfigError::invalid(key, "a non-empty name when kubernetes.enabled = true", "\"\""));
+                }
+            }
+        }
+        for (key, value) in [
+            ("kubernetes.cpu_request", &k.cpu_request),
+            ("kubernetes.cpu_limit", &k.cpu_limit),
+            ("kubernetes.memory_request", &k.memory_request),
+            ("kubernetes.memory_limit", &k.memory_limit),
+        ] {
+            if !is_quantity(value) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi",
+                    &format!("{value:?}"),
+                ));
+            }
+        }
+        for label in k.extra_labels.keys() {
+            if !is_label_key(label) {
+                return Err(ConfigError::invalid(
+                    &format!("kubernetes.extra_labels.{label}"),
+                    "a label name of letters, digits, '-', '_', '.' (with an optional prefix/)",
+                    &format!("{label:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is a Kubernetes resource quantity: a decimal number and an optional known suffix.
+pub fn is_quantity(s: &str) -> bool {
+    const SUFFIXES: [&str; 14] =
+        ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P"];
+    let number = SUFFIXES.iter().find_map(|suffix| s.strip_suffix(suffix)).unwrap_or(s);
+    !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && number.chars().filter(|&c| c == '.').count() <= 1
+        && number.chars().any(|c| c.is_ascii_digit())
+}
+
+fn is_label_key(s: &str) -> bool {
+    let name = s.rsplit_once('/').map_or(s, |(_, name)| name);
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// The built-in defaults, as a figment layer named "default".
+struct Defaults;
+
+impl Provider for Defaults {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("default")
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Serialized::defaults(Config::default()).data()
+    }
+}
+
+/// `CORTEX_RUNNER_<SECTION>__<KEY>` variables, parsed as figment parses environment values.
+struct EnvLayer {
+    dict: Dict,
+}
+
+impl EnvLayer {
+    fn new(env: &[(String, String)]) -> Self {
+        let mut dict = Dict::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            if name == CONFIG_ENV || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            let value: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
+            insert_path(&mut dict, &path, value);
+        }
+        Self { dict }
+    }
+}
+
+impl Provider for EnvLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment").interpolater(|_profile, keys| {
+            format!("{ENV_PREFIX}{}", keys.join("__").to_ascii_uppercase())
+        })
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// Command-line flags, as the top layer.
+struct FlagLayer {
+    dict: Dict,
+}
+
+impl FlagLayer {
+    fn new(flags: &Flags) -> Self {
+        let mut dict = Dict::new();
+        if let Some(dir) = &flags.policies {
+            insert_path(&mut dict, &["policies".into(), "dir".into()], dir.display().to_string().into());
+        }
+        if let Some(root) = &flags.job_root {
+            insert_path(&mut dict, &["jobs".into(), "root".into()], root.display().to_string().into());
+        }
+        Self { dict }
+    }
+}
+
+impl Provider for FlagLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command line").interpolater(|_profile, keys| match keys {
+            ["policies", "dir"] => "--policies".to_string(),
+            ["jobs", "root"] => "--job-root".to_string(),
+            other => format!("--{}", other.join("-")),
+        })
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict.entry(first.clone()).or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = entry {
+                insert_path(inner, rest, value);
+            } else {
+                // A scalar and a section under the same name: the section wins, as later layers do.
+                let mut inner = Dict::new();
+                insert_path(&mut inner, rest, value);
+                *entry = Value::from(inner);
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The policy file as written: `policies/<WorkerName>.toml`. `policies/README.md` documents it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::WorkerKind;
+
+/// Which backend a worker's jobs go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// Always the wasm sandbox.
+    Wasm,
+    /// Always a Kubernetes Job.
+    Kubernetes,
+    /// The wasm sandbox when a verified module exists, else Kubernetes.
+    Auto,
+}
+
+impl std::fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Wasm => "wasm",
+            Self::Kubernetes => "kubernetes",
+            Self::Auto => "auto",
+        })
+    }
+}
+
+/// Where a wasm job goes when the worker's wasm slots are all busy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Wait in the worker's queue.
+    #[default]
+    Queue,
+    /// Run on Kubernetes instead.
+    Kubernetes,
+}
+
+/// The top level of a policy file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// `backend`: required.
+    pub backend: BackendChoice,
+    /// `overflow`: default `queue`.
+    #[serde(default)]
+    pub overflow: Overflow,
+    /// `max_tlp`: refuse jobs above this TLP (0..3) before the worker starts.
+    pub max_tlp: Option<u8>,
+    /// `max_pap`: refuse jobs above this PAP (0..3) before the worker starts.
+    pub max_pap: Option<u8>,
+    /// `[worker]`: defines the worker when no catalog does, or ties it to a catalog entry.
+    pub worker: Option<WorkerSection>,
+    /// `[wasm]`.
+    #[serde(default)]
+    pub wasm: WasmSection,
+    /// `[kubernetes]`.
+    #[serde(default)]
+    pub kubernetes: KubernetesSection,
+}
+
+/// `[worker]`: the worker's own definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSection {
+    /// The name of a catalog entry this policy governs (e.g. a catalog that spells the name
+    /// differently); that entry's definition is used and its name resolves to this worker.
+    pub catalog_name: Option<String>,
+    /// `analyzer` (default) or `responder`.
+    pub kind: Option<WorkerKind>,
+    /// The version, when no catalog entry gives one.
+    pub version: Option<String>,
+    /// What the worker does.
+    pub description: Option<String>,
+    /// The data types the worker accepts (Cortex's `dataTypeList`).
+    pub data_types: Option<Vec<String>>,
+}
+
+/// `[wasm]`: how the worker runs in the sandbox; absent keys take `[wasm]` of `config.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmSection {
+    /// The module: a file name searched in the module directories, or a path (containing `/`)
+    /// relative to the policy file. Default: `<WorkerName>.wasm`.
+    pub module: Option<String>,
+    /// The sha256 the module must have (64 hex digits).
+    pub sha256: Option<String>,
+    /// Linear-memory limit, MiB.
+    pub memory_mib: Option<u64>,
+    /// Wall-clock limit counted from submission, seconds.
+    pub timeout_s: Option<u64>,
+    /// Instruction budget.
+    pub fuel: Option<u64>,
+    /// Largest input for wasm, MiB; a larger job goes to Kubernetes.
+    pub max_input_mib: Option<u64>,
+    /// Wasm jobs of this worker running at once.
+    pub concurrency: Option<u32>,
+    /// The guest's whole environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[kubernetes]`: how the worker runs as a Kubernetes Job; absent keys take `[kubernetes]` of
+/// `config.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSection {
+    /// The image; default: the catalog's `dockerImage` with the configured registry prefix.
+    pub image: Option<String>,
+    /// Job deadline, seconds.
+    pub timeout_s: Option<u64>,
+    /// Kubernetes jobs of this worker running at once.
+    pub concurrency: Option<u32>,
+    /// Container resources.
+    #[serde(default)]
+    pub resources: ResourcesSection,
+    /// Pod `nodeSelector`.
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    /// Pod tolerations.
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    /// Plain environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables taken from Secrets.
+    #[serde(default)]
+    pub env_from_secrets: Vec<SecretEnv>,
+}
+
+/// `[kubernetes.resources]`: Kubernetes quantities.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesSection {
+    /// CPU request, e.g. "250m".
+    pub cpu_request: Option<String>,
+    /// CPU limit, e.g. "1".
+    pub cpu_limit: Option<String>,
+    /// Memory request, e.g. "256Mi".
+    pub memory_request: Option<String>,
+    /// Memory limit, e.g. "1Gi".
+    pub memory_limit: Option<String>,
+}
+
+/// One pod toleration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Toleration {
+    /// The taint key; absent with `operator = "Exists"` tolerates every taint.
+    pub key: Option<String>,
+    /// `Equal` (default) or `Exists`.
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    /// The taint value for `Equal`.
+    pub value: Option<String>,
+    /// The taint effect; absent means every effect.
+    pub effect: Option<TaintEffect>,
+}
+
+/// A toleration's operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TolerationOperator {
+    /// The taint's value must equal `value`.
+    #[default]
+    Equal,
+    /// Any value.
+    Exists,
+}
+
+/// A taint effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaintEffect {
+    /// Do not schedule.
+    NoSchedule,
+    /// Avoid scheduling.
+    PreferNoSchedule,
+    /// Evict.
+    NoExecute,
+}
+
+/// An environment variable read from a Kubernetes Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretEnv {
+    /// The variable name in the container.
+    pub name: String,
+    /// The Secret's name.
+    pub secret: String,
+    /// The key inside the Secret.
+    pub key: String,
+}

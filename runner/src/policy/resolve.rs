@@ -1,0 +1,242 @@
+//! Resolves a parsed policy: defaults from `config.toml`, value checks, the worker's existence,
+//! and the wasm module (found, a wasm binary, matching its sha256 pin).
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{
+    BackendChoice, KubernetesPolicy, ModuleStatus, Overflow, Policy, PolicyContext, PolicyError, PolicyFile,
+    ResourcesSection, Result, WasmPolicy,
+};
+use crate::catalog::check_name;
+use crate::config::is_quantity;
+
+/// Resolves `file` (parsed from `text`) as the policy of `worker`.
+pub(super) fn resolve(
+    worker: &str,
+    path: &Path,
+    text: &str,
+    file: PolicyFile,
+    ctx: &PolicyContext<'_>,
+) -> Result<Policy> {
+    let fail = |key: &str, problem: String| PolicyError::Invalid {
+        path: path.display().to_string(),
+        line: line_of_key(text, key),
+        problem,
+    };
+    if let Err(why) = check_name(worker) {
+        return Err(fail("", format!("the file name is not a worker name: {why}")));
+    }
+    check_worker(worker, &file, ctx).map_err(|(key, problem)| fail(key, problem))?;
+
+    for (key, value) in [("max_tlp", file.max_tlp), ("max_pap", file.max_pap)] {
+        if let Some(v) = value.filter(|&v| v > 3) {
+            return Err(fail(key, format!("`{key}` must be a level from 0 to 3, found {v}")));
+        }
+    }
+    if file.backend == BackendChoice::Kubernetes && file.overflow == Overflow::Kubernetes {
+        return Err(fail(
+            "overflow",
+            "`overflow` = \"kubernetes\" needs backend = \"wasm\" or \"auto\" (backend = \"kubernetes\" never runs wasm)"
+                .into(),
+        ));
+    }
+    let w = &file.wasm;
+    let positive = [
+        ("wasm.memory_mib", w.memory_mib),
+        ("wasm.timeout_s", w.timeout_s),
+        ("wasm.fuel", w.fuel),
+        ("wasm.max_input_mib", w.max_input_mib),
+        ("wasm.concurrency", w.concurrency.map(u64::from)),
+        ("kubernetes.timeout_s", file.kubernetes.timeout_s),
+        ("kubernetes.concurrency", file.kubernetes.concurrency.map(u64::from)),
+    ];
+    for (key, value) in positive {
+        if value == Some(0) {
+            return Err(fail(key, format!("`{key}` must be a number greater than 0, found 0")));
+        }
+    }
+    for name in w.env.keys().chain(file.kubernetes.env.keys()).chain(file.kubernetes.env_from_secrets.iter().map(|s| &s.name)) {
+        if !is_env_name(name) {
+            let key = if w.env.contains_key(name) { "wasm.env" } else { "kubernetes.env" };
+            return Err(fail(key, format!("`{key}`: {name:?} is not an environment variable name (letters, digits, `_`, not starting with a digit)")));
+        }
+    }
+    let r = &file.kubernetes.resources;
+    for (key, value) in [
+        ("kubernetes.resources.cpu_request", &r.cpu_request),
+        ("kubernetes.resources.cpu_limit", &r.cpu_limit),
+        ("kubernetes.resources.memory_request", &r.memory_request),
+        ("kubernetes.resources.memory_limit", &r.memory_limit),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !is_quantity(v)) {
+            return Err(fail(key, format!("`{key}` must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi, found {v:?}")));
+        }
+    }
+    if let Some(pin) = &w.sha256 {
+        if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(fail("wasm.sha256", format!("`wasm.sha256` must be 64 hexadecimal digits, found {pin:?}")));
+        }
+    }
+
+    let module = if file.backend == BackendChoice::Kubernetes {
+        ModuleStatus::NotNeeded
+    } else {
+        find_module(worker, path, &file, ctx).map_err(|(key, problem)| fail(key, problem))?
+    };
+    let (wd, kd) = (ctx.wasm, ctx.kubernetes);
+    let k = file.kubernetes;
+    Ok(Policy {
+        worker: worker.to_string(),
+        path: path.to_path_buf(),
+        backend: file.backend,
+        overflow: file.overflow,
+        max_tlp: file.max_tlp,
+        max_pap: file.max_pap,
+        definition: file.worker,
+        wasm: WasmPolicy {
+            module,
+            memory_mib: w.memory_mib.unwrap_or(wd.memory_mib),
+            timeout_s: w.timeout_s.unwrap_or(wd.timeout_s),
+            fuel: w.fuel.or(wd.fuel),
+            max_input_mib: w.max_input_mib.unwrap_or(wd.max_input_mib),
+            concurrency: w.concurrency.unwrap_or(wd.concurrency),
+            env: file.wasm.env,
+        },
+        kubernetes: KubernetesPolicy {
+            image: k.image,
+            timeout_s: k.timeout_s.unwrap_or(kd.timeout_s),
+            concurrency: k.concurrency.unwrap_or(kd.concurrency),
+            resources: ResourcesSection {
+                cpu_request: k.resources.cpu_request.or_else(|| Some(kd.cpu_request.clone())),
+                cpu_limit: k.resources.cpu_limit.or_else(|| Some(kd.cpu_limit.clone())),
+                memory_request: k.resources.memory_request.or_else(|| Some(kd.memory_request.clone())),
+                memory_limit: k.resources.memory_limit.or_else(|| Some(kd.memory_limit.clone())),
+            },
+            node_selector: k.node_selector,
+            tolerations: k.tolerations,
+            env: k.env,
+            env_from_secrets: k.env_from_secrets,
+        },
+    })
+}
+
+type KeyProblem = (&'static str, String);
+
+/// A policy must govern a worker some catalog defines, or define it in `[worker]`.
+fn check_worker(worker: &str, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Result<(), KeyProblem> {
+    let section = file.worker.as_ref();
+    if let Some(alias) = section.and_then(|s| s.catalog_name.as_deref()) {
+        if ctx.catalog.get(alias).is_none() {
+            return Err(("worker.catalog_name", format!("`worker.catalog_name`: no catalog defines a worker named `{alias}`")));
+        }
+        return Ok(());
+    }
+    if ctx.catalog.get(worker).is_some() {
+        return Ok(());
+    }
+    match section.and_then(|s| s.data_types.as_ref()) {
+        Some(types) if types.is_empty() => {
+            Err(("worker.data_types", "`worker.data_types` must list at least one data type, found []".into()))
+        }
+        Some(_) => Ok(()),
+        None => Err((
+            "",
+            format!(
+                "worker `{worker}` is in no catalog ({} analyzers, {} responders loaded) and the policy does not define it (expected a [worker] section with `data_types`, or `worker.catalog_name`)",
+                ctx.catalog.count(crate::catalog::WorkerKind::Analyzer),
+                ctx.catalog.count(crate::catalog::WorkerKind::Responder),
+            ),
+        )),
+    }
+}
+
+/// Finds and verifies the module; under `auto`, a missing module is not an error.
+fn find_module(worker: &str, policy_path: &Path, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Result<ModuleStatus, KeyProblem> {
+    let name = file.wasm.module.clone().unwrap_or_else(|| format!("{worker}.wasm"));
+    let mut looked_in = Vec::new();
+    let mut found: Option<PathBuf> = None;
+    if name.contains('/') {
+        let base = policy_path.parent().unwrap_or(Path::new("."));
+        let candidate = base.join(&name);
+        looked_in.push(candidate.display().to_string());
+        found = candidate.is_file().then_some(candidate);
+    } else {
+        for dir in &ctx.wasm.module_dirs {
+            looked_in.push(dir.display().to_string());
+            let candidate = dir.join(&name);
+            if candidate.is_file() {
+                found = Some(candidate);
+                break;
+            }
+        }
+        if found.is_none() && ctx.wasm.builtin_modules {
+            looked_in.push("the built-in analyzers".into());
+            found = ctx
+                .builtin_modules
+                .iter()
+                .find(|(builtin, p)| format!("{builtin}.wasm") == name && p.is_file())
+                .map(|(_, p)| p.clone());
+        }
+    }
+    let Some(path) = found else {
+        if file.backend == BackendChoice::Auto {
+            return Ok(ModuleStatus::NotFound { file: name, looked_in });
+        }
+        let places = if looked_in.is_empty() { "no module directory is configured".to_string() } else { format!("looked in: {}", looked_in.join(", ")) };
+        return Err(("wasm.module", format!("`wasm.module`: no module {name} found ({places})")));
+    };
+    let bytes = std::fs::read(&path)
+        .map_err(|e| ("wasm.module", format!("`wasm.module`: cannot read {}: {e}", path.display())))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(("wasm.module", format!("`wasm.module`: {} is not a wasm module (expected the \\0asm header)", path.display())));
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if let Some(pin) = &file.wasm.sha256 {
+        if !pin.eq_ignore_ascii_case(&sha256) {
+            return Err((
+                "wasm.sha256",
+                format!("`wasm.sha256`: module {} has sha256 {sha256}, expected {}", path.display(), pin.to_ascii_lowercase()),
+            ));
+        }
+    }
+    Ok(ModuleStatus::Verified { path, sha256, pinned: file.wasm.sha256.is_some() })
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The 1-based line where `key` (`section.leaf` or `leaf`) is written, when it is written plainly.
+pub(super) fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    let (section, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix('[').and_then(|t| t.split(']').next()) {
+            current = header.trim_matches(|c| c == '[' || c == ' ').to_string();
+            if current == key {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let Some((lhs, _)) = trimmed.split_once('=') else { continue };
+        let lhs = lhs.trim();
+        if (current == section && lhs == leaf) || (current.is_empty() && lhs == key) {
+            return Some(i + 1);
+        }
+        if current.is_empty() && !section.is_empty() && lhs == section {
+            return Some(i + 1);
+        }
+    }
+    if !section.is_empty() {
+        return line_of_key(text, section);
+    }
+    None
+}
