@@ -52,13 +52,19 @@ pub enum EndStatus {
 impl WorkerEnd {
     /// A worker that exited with `code` and printed nothing.
     pub fn exited(code: i32) -> Self {
-        Self { status: EndStatus::Exited(code), stdout_tail: String::new(), stderr_tail: String::new() }
+        Self {
+            status: EndStatus::Exited(code),
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+        }
     }
 
     /// A worker that was stopped for `cause` and printed nothing.
     pub fn failed(cause: impl Into<String>) -> Self {
         Self {
-            status: EndStatus::Failed { cause: cause.into() },
+            status: EndStatus::Failed {
+                cause: cause.into(),
+            },
             stdout_tail: String::new(),
             stderr_tail: String::new(),
         }
@@ -89,7 +95,10 @@ pub struct FinaliseOptions {
 
 impl Default for FinaliseOptions {
     fn default() -> Self {
-        Self { max_output_bytes: 16 * 1024 * 1024, max_depth: MAX_PARSE_DEPTH }
+        Self {
+            max_output_bytes: 16 * 1024 * 1024,
+            max_depth: MAX_PARSE_DEPTH,
+        }
     }
 }
 
@@ -132,15 +141,22 @@ pub type Result<T, E = FinaliseError> = std::result::Result<T, E>;
 /// Finalises the job in `folder` after its worker stopped as `end` says (see the module doc).
 pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> Result<Finalised> {
     let mut warnings = Vec::new();
-    let open_error = |source| FinaliseError::OpenOutput { path: folder.output_dir(), source };
+    let open_error = |source| FinaliseError::OpenOutput {
+        path: folder.output_dir(),
+        source,
+    };
     let mut out = OutputDir::open(folder.path(), &mut warnings).map_err(open_error)?;
     out.sanitise(&mut warnings).map_err(open_error)?;
     // A stopped worker fails the job whatever it wrote, so its report is not even read.
     let outcome = match &end.status {
         EndStatus::Failed { cause } => Err(cause.clone()),
-        EndStatus::Exited(code) => {
-            judge(out.read_report(opts.max_output_bytes), *code, opts, &out, &mut warnings)
-        }
+        EndStatus::Exited(code) => judge(
+            out.read_report(opts.max_output_bytes),
+            *code,
+            opts,
+            &out,
+            &mut warnings,
+        ),
     };
     let report = match outcome {
         Ok(Verdict::Success(mut report)) => {
@@ -162,12 +178,17 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
         path: folder.output_dir().join("output.json"),
         source: e.into(),
     })?;
-    out.write_report(&bytes).map_err(|source| FinaliseError::WriteReport {
-        path: folder.output_dir().join("output.json"),
-        source,
-    })?;
+    out.write_report(&bytes)
+        .map_err(|source| FinaliseError::WriteReport {
+            path: folder.output_dir().join("output.json"),
+            source,
+        })?;
     let success = report.get("success") == Some(&Value::Bool(true));
-    Ok(Finalised { report, success, warnings })
+    Ok(Finalised {
+        report,
+        success,
+        warnings,
+    })
 }
 
 /// What the worker's own report says, when it is usable.
@@ -187,10 +208,20 @@ fn judge(
     warnings: &mut Vec<String>,
 ) -> Result<Verdict, String> {
     // Problems with the report say the exit status too when it was not 0.
-    let status_note = if code == 0 { String::new() } else { format!(" (the worker exited with status {code})") };
+    let status_note = if code == 0 {
+        String::new()
+    } else {
+        format!(" (the worker exited with status {code})")
+    };
     let bytes = match read {
-        ReportFile::Missing => return Err(format!("exited with status {code} without writing output.json")),
-        ReportFile::Unreadable(error) => return Err(format!("output.json cannot be read: {error}{status_note}")),
+        ReportFile::Missing => {
+            return Err(format!(
+                "exited with status {code} without writing output.json"
+            ));
+        }
+        ReportFile::Unreadable(error) => {
+            return Err(format!("output.json cannot be read: {error}{status_note}"));
+        }
         ReportFile::TooLarge(Some(size)) => {
             return Err(format!(
                 "output.json is {size} bytes ({}), limit {}{status_note}",
@@ -199,18 +230,36 @@ fn judge(
             ));
         }
         ReportFile::TooLarge(None) => {
-            return Err(format!("output.json grew past the limit of {} while being read{status_note}", human(opts.max_output_bytes)));
+            return Err(format!(
+                "output.json grew past the limit of {} while being read{status_note}",
+                human(opts.max_output_bytes)
+            ));
         }
         ReportFile::Bytes(bytes) => bytes,
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(format!("exited with status {code} and an empty output.json"));
+        return Err(format!(
+            "exited with status {code} and an empty output.json"
+        ));
     }
     let report = match parse_bounded(&bytes, opts.max_depth) {
         Ok(Value::Object(report)) => report,
-        Ok(other) => return Err(format!("output.json holds {}, not a JSON object{status_note}", kind(&other))),
-        Err(ParseProblem::Invalid(error)) => return Err(format!("output.json is not valid JSON: {error}{status_note}")),
-        Err(ParseProblem::TooDeep { limit, line, column }) => {
+        Ok(other) => {
+            return Err(format!(
+                "output.json holds {}, not a JSON object{status_note}",
+                kind(&other)
+            ));
+        }
+        Err(ParseProblem::Invalid(error)) => {
+            return Err(format!(
+                "output.json is not valid JSON: {error}{status_note}"
+            ));
+        }
+        Err(ParseProblem::TooDeep {
+            limit,
+            line,
+            column,
+        }) => {
             return Err(format!(
                 "output.json nests arrays and objects deeper than {limit} levels (line {line}, column {column}){status_note}"
             ));
@@ -219,15 +268,24 @@ fn judge(
     match report.get("success") {
         Some(Value::Bool(true)) => {
             if code != 0 {
-                warnings.push(format!("the worker exited with status {code} after writing a success report"));
+                warnings.push(format!(
+                    "the worker exited with status {code} after writing a success report"
+                ));
             }
-            validate_success(report, out, warnings).map(Verdict::Success).map_err(|e| e + &status_note)
+            validate_success(report, out, warnings)
+                .map(Verdict::Success)
+                .map_err(|e| e + &status_note)
         }
         Some(Value::Bool(false)) => match report.get("errorMessage") {
             Some(Value::String(message)) => Ok(Verdict::WorkerFailure(message.clone())),
-            _ => Err(format!("the worker reported failure without a string errorMessage{status_note}")),
+            _ => Err(format!(
+                "the worker reported failure without a string errorMessage{status_note}"
+            )),
         },
-        Some(other) => Err(format!("output.json has a `success` that is {}, not a boolean{status_note}", kind(other))),
+        Some(other) => Err(format!(
+            "output.json has a `success` that is {}, not a boolean{status_note}",
+            kind(other)
+        )),
         None => Err(format!("output.json has no boolean `success`{status_note}")),
     }
 }
@@ -253,7 +311,10 @@ fn tails(folder: &JobFolder, end: &WorkerEnd) -> String {
     for (name, tail) in [("stderr", &end.stderr_tail), ("stdout", &end.stdout_tail)] {
         let tail = tail.trim_end();
         if !tail.is_empty() {
-            text.push_str(&format!("\n--- {name} (tail) ---\n{}", scrub_secrets(tail, &secrets)));
+            text.push_str(&format!(
+                "\n--- {name} (tail) ---\n{}",
+                scrub_secrets(tail, &secrets)
+            ));
         }
     }
     text
@@ -276,7 +337,7 @@ pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
         if bytes >= size {
-            return if bytes % size == 0 {
+            return if bytes.is_multiple_of(size) {
                 format!("{} {unit}", bytes / size)
             } else {
                 format!("{:.1} {unit}", bytes as f64 / size as f64)

@@ -45,7 +45,9 @@ pub enum FolderError {
         source: io::Error,
     },
     /// The job folder to open does not exist or cannot be looked at.
-    #[error("job folder {path} cannot be opened: {source} (pass the folder Cortex created, cortex-job-<id>-<random>)")]
+    #[error(
+        "job folder {path} cannot be opened: {source} (pass the folder Cortex created, cortex-job-<id>-<random>)"
+    )]
     Open {
         /// The folder.
         path: PathBuf,
@@ -53,7 +55,9 @@ pub enum FolderError {
         source: io::Error,
     },
     /// The job folder to open is not a directory.
-    #[error("job folder {0} is not a directory (pass the folder Cortex created, cortex-job-<id>-<random>)")]
+    #[error(
+        "job folder {0} is not a directory (pass the folder Cortex created, cortex-job-<id>-<random>)"
+    )]
     NotADirectory(PathBuf),
     /// The job folder has no `input/input.json` regular file.
     #[error("{0} is missing or not a regular file: this is not a Cortex job folder")]
@@ -67,7 +71,9 @@ pub enum FolderError {
         source: io::Error,
     },
     /// `input/input.json` is not a valid Cortex input.
-    #[error("{path} is not a valid Cortex input ({source}); Cortex writes a JSON object with at least `dataType`")]
+    #[error(
+        "{path} is not a valid Cortex input ({source}); Cortex writes a JSON object with at least `dataType`"
+    )]
     InvalidInput {
         /// The input file.
         path: PathBuf,
@@ -131,14 +137,19 @@ impl JobFolder {
     ) -> Result<JobFolder> {
         if job_id.is_empty()
             || job_id.len() > MAX_JOB_ID_LEN
-            || !job_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !job_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(FolderError::InvalidJobId(job_id.to_owned()));
         }
         let path = create_unique(root, &format!("cortex-job-{job_id}-"), |path| {
             DirBuilder::new().mode(0o700).create(path)
         })?;
-        let folder = JobFolder { path, input: input.clone() };
+        let folder = JobFolder {
+            path,
+            input: input.clone(),
+        };
         match folder.fill(attachment) {
             Ok(input) => Ok(JobFolder { input, ..folder }),
             Err(error) => {
@@ -160,20 +171,34 @@ impl JobFolder {
         if let Some(attachment) = attachment {
             let mut file = None;
             let path = create_unique(&input_dir, "attachment", |path| {
-                file = Some(OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?);
+                file = Some(
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(path)?,
+                );
                 Ok(())
             })?;
-            let mut file = file.ok_or_else(|| create_error(&path, io::ErrorKind::NotFound.into()))?;
+            let mut file =
+                file.ok_or_else(|| create_error(&path, io::ErrorKind::NotFound.into()))?;
             match attachment.source {
-                AttachmentSource::Bytes(bytes) => file.write_all(bytes).map_err(|e| create_error(&path, e))?,
+                AttachmentSource::Bytes(bytes) => {
+                    file.write_all(bytes).map_err(|e| create_error(&path, e))?
+                }
                 AttachmentSource::Path(source) => {
-                    let mut reader = fs::File::open(source)
-                        .map_err(|e| FolderError::ReadAttachment { path: source.to_owned(), source: e })?;
+                    let mut reader =
+                        fs::File::open(source).map_err(|e| FolderError::ReadAttachment {
+                            path: source.to_owned(),
+                            source: e,
+                        })?;
                     io::copy(&mut reader, &mut file).map_err(|e| create_error(&path, e))?;
                 }
             }
             input.data = None;
-            input.file = path.file_name().map(|name| name.to_string_lossy().into_owned());
+            input.file = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned());
             input.filename = Some(attachment.filename.to_owned());
             input.content_type = Some(attachment.content_type.to_owned());
         }
@@ -194,8 +219,10 @@ impl JobFolder {
     /// writing a report); an `output` that is not a directory is an error. An `output/` that
     /// already holds files is accepted: finalising a job whose worker ran before is legitimate.
     pub fn open(path: &Path) -> Result<JobFolder> {
-        let metadata = fs::metadata(path)
-            .map_err(|source| FolderError::Open { path: path.to_owned(), source })?;
+        let metadata = fs::metadata(path).map_err(|source| FolderError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         if !metadata.is_dir() {
             return Err(FolderError::NotADirectory(path.to_owned()));
         }
@@ -204,10 +231,14 @@ impl JobFolder {
             Ok(metadata) if metadata.is_file() => {}
             _ => return Err(FolderError::MissingInput(input_path)),
         }
-        let bytes = fs::read(&input_path)
-            .map_err(|source| FolderError::ReadInput { path: input_path.clone(), source })?;
-        let input = serde_json::from_slice(&bytes)
-            .map_err(|source| FolderError::InvalidInput { path: input_path, source })?;
+        let bytes = fs::read(&input_path).map_err(|source| FolderError::ReadInput {
+            path: input_path.clone(),
+            source,
+        })?;
+        let input = serde_json::from_slice(&bytes).map_err(|source| FolderError::InvalidInput {
+            path: input_path,
+            source,
+        })?;
         let output = path.join("output");
         match fs::symlink_metadata(&output) {
             Ok(metadata) if metadata.is_dir() => {}
@@ -215,9 +246,17 @@ impl JobFolder {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir(&output).map_err(|source| create_error(&output, source))?;
             }
-            Err(source) => return Err(FolderError::Open { path: output, source }),
+            Err(source) => {
+                return Err(FolderError::Open {
+                    path: output,
+                    source,
+                });
+            }
         }
-        Ok(JobFolder { path: path.to_owned(), input })
+        Ok(JobFolder {
+            path: path.to_owned(),
+            input,
+        })
     }
 
     /// The job folder itself.
@@ -243,13 +282,18 @@ impl JobFolder {
 
     /// The attachment's path, for a job with one.
     pub fn attachment_path(&self) -> Option<PathBuf> {
-        self.input.file.as_ref().map(|name| self.input_dir().join(name))
+        self.input
+            .file
+            .as_ref()
+            .map(|name| self.input_dir().join(name))
     }
 
     /// Removes the whole folder (never following a symlink inside it).
     pub fn remove(self) -> Result<()> {
-        fs::remove_dir_all(&self.path)
-            .map_err(|source| FolderError::Remove { path: self.path, source })
+        fs::remove_dir_all(&self.path).map_err(|source| FolderError::Remove {
+            path: self.path,
+            source,
+        })
     }
 }
 
@@ -269,9 +313,15 @@ fn create_unique(
             Err(error) => return Err(create_error(&path, error)),
         }
     }
-    Err(create_error(&dir.join(format!("{prefix}<random>")), last_error))
+    Err(create_error(
+        &dir.join(format!("{prefix}<random>")),
+        last_error,
+    ))
 }
 
 fn create_error(path: &Path, source: io::Error) -> FolderError {
-    FolderError::Create { path: path.to_owned(), source }
+    FolderError::Create {
+        path: path.to_owned(),
+        source,
+    }
 }

@@ -190,7 +190,8 @@ mod tests {
 
     #[test]
     fn missing_levels_default_to_amber_as_in_cortexutils() {
-        let input: JobInput = serde_json::from_str(r#"{"dataType":"ip","data":"1.1.1.1"}"#).unwrap();
+        let input: JobInput =
+            serde_json::from_str(r#"{"dataType":"ip","data":"1.1.1.1"}"#).unwrap();
         assert_eq!((input.tlp, input.pap), (2, 2));
     }
 

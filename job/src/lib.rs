@@ -57,9 +57,7 @@ pub use finalise::{
     EndStatus, FinaliseError, FinaliseOptions, Finalised, MAX_WARNINGS, WorkerEnd, finalise,
 };
 pub use folder::{Attachment, AttachmentSource, FolderError, JobFolder};
-pub use input::{
-    JobInput, REDACTED, SECRET_PHRASES, is_secret_key, redact_secrets, scrub_secrets,
-};
+pub use input::{JobInput, REDACTED, SECRET_PHRASES, is_secret_key, redact_secrets, scrub_secrets};
 pub use parse::MAX_PARSE_DEPTH;
 pub use report::{
     Artifact, DataArtifact, FailureReport, FileArtifact, Level, Operation, Report, SuccessReport,

@@ -51,7 +51,9 @@ impl OutputDir {
                 let kind = kind_of(metadata.file_type());
                 root.remove_file("output")?;
                 root.create_dir("output")?;
-                warnings.push(format!("output/ was {kind}, not a directory: replaced it by an empty directory"));
+                warnings.push(format!(
+                    "output/ was {kind}, not a directory: replaced it by an empty directory"
+                ));
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 root.create_dir("output")?;
@@ -59,18 +61,26 @@ impl OutputDir {
             }
             Err(error) => return Err(error),
         }
-        Ok(OutputDir { dir: root.open_dir("output")?, removed: HashMap::new() })
+        Ok(OutputDir {
+            dir: root.open_dir("output")?,
+            removed: HashMap::new(),
+        })
     }
 
     /// Removes every entry that is not a regular file, recording a warning for each.
     pub(crate) fn sanitise(&mut self, warnings: &mut Vec<String>) -> io::Result<()> {
+        // The listing is taken whole before anything is removed: removing a directory moves its
+        // subdirectories to the top of `output/` for a moment, and a listing still running would
+        // be left unspecified by POSIX.
+        let mut planted = Vec::new();
         for entry in self.dir.entries()? {
             let entry = entry?;
             let file_type = entry.file_type()?;
-            if file_type.is_file() {
-                continue;
+            if !file_type.is_file() {
+                planted.push((entry.file_name(), file_type));
             }
-            let name = entry.file_name();
+        }
+        for (name, file_type) in planted {
             let kind = kind_of(file_type);
             let described = if file_type.is_symlink() {
                 match self.dir.read_link_contents(&name) {
@@ -80,13 +90,20 @@ impl OutputDir {
             } else {
                 kind.to_owned()
             };
-            let result = if file_type.is_dir() { self.remove_tree(&name) } else { self.dir.remove_file(&name) };
+            let result = if file_type.is_dir() {
+                self.remove_tree(&name)
+            } else {
+                self.dir.remove_file(&name)
+            };
             let shown_name = shown(&name);
             match result {
                 Ok(()) => warnings.push(format!("removed output/{shown_name}: {described}")),
-                Err(error) => warnings.push(format!("could not remove output/{shown_name} ({described}): {error}")),
+                Err(error) => warnings.push(format!(
+                    "could not remove output/{shown_name} ({described}): {error}"
+                )),
             }
-            self.removed.insert(name.to_string_lossy().into_owned(), kind);
+            self.removed
+                .insert(name.to_string_lossy().into_owned(), kind);
         }
         Ok(())
     }
@@ -98,7 +115,9 @@ impl OutputDir {
         let mut queue = vec![name.to_owned()];
         while let Some(current) = queue.pop() {
             // A worker may have left a directory without write or search permission for us.
-            let _ = self.dir.set_permissions(&current, Permissions::from_mode(0o700));
+            let _ = self
+                .dir
+                .set_permissions(&current, Permissions::from_mode(0o700));
             let sub = self.dir.open_dir(&current)?;
             loop {
                 // The names are collected first: POSIX leaves unspecified what `readdir` returns
@@ -146,10 +165,10 @@ impl OutputDir {
             return ReportFile::TooLarge(Some(size));
         }
         let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits();
-        let file = match self
-            .dir
-            .open_with(REPORT, OpenOptions::new().read(true).custom_flags(flags as i32))
-        {
+        let file = match self.dir.open_with(
+            REPORT,
+            OpenOptions::new().read(true).custom_flags(flags as i32),
+        ) {
             Ok(file) => file,
             Err(error) => return ReportFile::Unreadable(error),
         };
@@ -191,9 +210,15 @@ impl OutputDir {
 }
 
 /// Reads at most `limit` bytes; `None` if there were more.
-pub(crate) fn read_capped(reader: impl Read, limit: u64, size_hint: u64) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_capped(
+    reader: impl Read,
+    limit: u64,
+    size_hint: u64,
+) -> io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0));
-    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
@@ -234,7 +259,10 @@ mod tests {
     #[test]
     fn a_capped_read_of_an_endless_stream_stops_one_byte_past_the_limit() {
         assert_eq!(read_capped(io::repeat(b'x'), 1024, 0).unwrap(), None);
-        assert_eq!(read_capped(&b"12345"[..], 5, 5).unwrap(), Some(b"12345".to_vec()));
+        assert_eq!(
+            read_capped(&b"12345"[..], 5, 5).unwrap(),
+            Some(b"12345".to_vec())
+        );
         assert_eq!(read_capped(&b"123456"[..], 5, 3).unwrap(), None);
     }
 

@@ -28,13 +28,25 @@ pub(crate) enum ParseProblem {
 
 /// Parses `bytes` as JSON after checking that arrays and objects nest at most `max_depth` deep
 /// (a top-level object is depth 1; limits above [`MAX_PARSE_DEPTH`] are lowered to it).
-pub(crate) fn parse_bounded(bytes: &[u8], max_depth: usize) -> Result<serde_json::Value, ParseProblem> {
+pub(crate) fn parse_bounded(
+    bytes: &[u8],
+    max_depth: usize,
+) -> Result<serde_json::Value, ParseProblem> {
     let limit = max_depth.min(MAX_PARSE_DEPTH);
     if let Some(offset) = first_too_deep(bytes, limit) {
         let before = &bytes[..offset];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1) + 1;
-        return Err(ParseProblem::TooDeep { limit, line, column });
+        let column = offset
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |nl| nl + 1)
+            + 1;
+        return Err(ParseProblem::TooDeep {
+            limit,
+            line,
+            column,
+        });
     }
     serde_json::from_slice(bytes).map_err(|error| ParseProblem::Invalid(error.to_string()))
 }
@@ -86,7 +98,11 @@ mod tests {
         assert!(serde_json::from_str::<serde_json::Value>(&nested(MAX_PARSE_DEPTH + 1)).is_err());
         assert_eq!(
             parse_bounded(nested(MAX_PARSE_DEPTH + 1).as_bytes(), usize::MAX),
-            Err(ParseProblem::TooDeep { limit: MAX_PARSE_DEPTH, line: 1, column: 128 })
+            Err(ParseProblem::TooDeep {
+                limit: MAX_PARSE_DEPTH,
+                line: 1,
+                column: 128
+            })
         );
     }
 
@@ -96,7 +112,11 @@ mod tests {
         assert!(parse_bounded(text.as_bytes(), 2).is_ok());
         assert_eq!(
             parse_bounded(b"{\n  \"a\": [[1]]}", 2),
-            Err(ParseProblem::TooDeep { limit: 2, line: 2, column: 9 })
+            Err(ParseProblem::TooDeep {
+                limit: 2,
+                line: 2,
+                column: 9
+            })
         );
     }
 
@@ -104,7 +124,9 @@ mod tests {
     fn invalid_json_keeps_serde_jsons_position() {
         assert_eq!(
             parse_bounded(br#"{"success": tru}"#, 10),
-            Err(ParseProblem::Invalid("expected ident at line 1 column 16".into()))
+            Err(ParseProblem::Invalid(
+                "expected ident at line 1 column 16".into()
+            ))
         );
     }
 }

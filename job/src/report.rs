@@ -95,7 +95,12 @@ pub enum Level {
 
 impl Level {
     /// Every level, in the order Cortex documents them.
-    pub const ALL: [Level; 4] = [Level::Info, Level::Safe, Level::Suspicious, Level::Malicious];
+    pub const ALL: [Level; 4] = [
+        Level::Info,
+        Level::Safe,
+        Level::Suspicious,
+        Level::Malicious,
+    ];
 
     /// The level's name in a report.
     pub fn as_str(self) -> &'static str {
@@ -250,7 +255,9 @@ mod tests {
             "extraKey": 1
         });
         let report: Report = serde_json::from_value(text.clone()).unwrap();
-        let Report::Success(body) = &report else { panic!("parsed {report:?}") };
+        let Report::Success(body) = &report else {
+            panic!("parsed {report:?}")
+        };
         assert_eq!(body.summary.taxonomies[0].level, Level::Malicious);
         assert!(matches!(&body.artifacts[1], Artifact::File(f) if f.file == "tmp1"));
         assert_eq!(body.operations[0].kind, "AddTagToCase");

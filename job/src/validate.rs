@@ -34,7 +34,9 @@ pub(crate) fn validate_success(
     match report.get("full") {
         Some(Value::Object(_)) => {}
         found => {
-            let what = found.map_or("no `full`".to_owned(), |v| format!("a `full` that is {}", kind(v)));
+            let what = found.map_or("no `full`".to_owned(), |v| {
+                format!("a `full` that is {}", kind(v))
+            });
             return Err(format!(
                 "output.json reports success but has {what}, not an object (Cortex would fail the job with \"Report creation failure\")"
             ));
@@ -46,23 +48,35 @@ pub(crate) fn validate_success(
         }
         Some(Value::Object(summary)) => check_taxonomies(summary, warnings),
         Some(other) => {
-            warnings.push(format!("replaced `summary`, {}, by {{}} (Cortex ignores a summary that is not an object)", kind(other)));
+            warnings.push(format!(
+                "replaced `summary`, {}, by {{}} (Cortex ignores a summary that is not an object)",
+                kind(other)
+            ));
             *other = Value::Object(Map::new());
         }
     }
-    filter_list(&mut report, "artifacts", warnings, |entry| check_artifact(entry, out));
-    filter_list(&mut report, "operations", warnings, |entry| match entry.get("type") {
-        Some(Value::String(_)) => Ok(()),
-        _ => Err("no string `type`".to_owned()),
+    filter_list(&mut report, "artifacts", warnings, |entry| {
+        check_artifact(entry, out)
+    });
+    filter_list(&mut report, "operations", warnings, |entry| {
+        match entry.get("type") {
+            Some(Value::String(_)) => Ok(()),
+            _ => Err("no string `type`".to_owned()),
+        }
     });
     Ok(report)
 }
 
 /// Drops the invalid entries of `summary.taxonomies`.
 fn check_taxonomies(summary: &mut Map<String, Value>, warnings: &mut Vec<String>) {
-    let Some(taxonomies) = summary.get_mut("taxonomies") else { return };
+    let Some(taxonomies) = summary.get_mut("taxonomies") else {
+        return;
+    };
     let Value::Array(entries) = taxonomies else {
-        warnings.push(format!("replaced `summary.taxonomies`, {}, by []", kind(taxonomies)));
+        warnings.push(format!(
+            "replaced `summary.taxonomies`, {}, by []",
+            kind(taxonomies)
+        ));
         *taxonomies = Value::Array(Vec::new());
         return;
     };
@@ -96,7 +110,10 @@ fn check_taxonomy(entry: &Value) -> Result<(), String> {
     }
     match fields.get("value") {
         Some(Value::String(_) | Value::Number(_) | Value::Bool(_)) => Ok(()),
-        Some(other) => Err(format!("`value` is {}, not a string, number or boolean", kind(other))),
+        Some(other) => Err(format!(
+            "`value` is {}, not a string, number or boolean",
+            kind(other)
+        )),
         None => Err("no `value`".to_owned()),
     }
 }
@@ -118,7 +135,9 @@ fn check_artifact(entry: &Map<String, Value>, out: &OutputDir) -> Result<(), Str
     };
     let name = shown(file);
     if file.is_empty() || file == "." || file == ".." || file.contains(['/', '\\', '\0']) {
-        return Err(format!("file \"{name}\" is not a plain file name directly in output/"));
+        return Err(format!(
+            "file \"{name}\" is not a plain file name directly in output/"
+        ));
     }
     if file == REPORT {
         return Err(format!("file \"{name}\" is the report itself"));
@@ -130,7 +149,9 @@ fn check_artifact(entry: &Map<String, Value>, out: &OutputDir) -> Result<(), Str
         return Err(format!("file \"{name}\" does not exist in output/"));
     }
     if !matches!(entry.get("filename"), Some(Value::String(_))) {
-        return Err(format!("file \"{name}\" has no string `filename` (Cortex ignores such an artifact)"));
+        return Err(format!(
+            "file \"{name}\" has no string `filename` (Cortex ignores such an artifact)"
+        ));
     }
     Ok(())
 }
@@ -143,9 +164,14 @@ fn filter_list(
     warnings: &mut Vec<String>,
     check: impl Fn(&Map<String, Value>) -> Result<(), String>,
 ) {
-    let list = report.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+    let list = report
+        .entry(key)
+        .or_insert_with(|| Value::Array(Vec::new()));
     let Value::Array(entries) = list else {
-        warnings.push(format!("replaced `{key}`, {}, by [] (Cortex ignores {key} that are not an array)", kind(list)));
+        warnings.push(format!(
+            "replaced `{key}`, {}, by [] (Cortex ignores {key} that are not an array)",
+            kind(list)
+        ));
         *list = Value::Array(Vec::new());
         return;
     };

@@ -31,10 +31,18 @@ fn planted_symlinks_are_removed_and_artifacts_naming_them_dropped() {
                       file_artifact("real.bin")]
     }));
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     let mut warnings = vec![
-        format!("removed output/abs: a symlink to \"{}\"", absolute.display()),
+        format!(
+            "removed output/abs: a symlink to \"{}\"",
+            absolute.display()
+        ),
         "removed output/dotdot: a symlink to \"../../../outside/secret.txt\"".to_owned(),
         "removed output/input-link: a symlink to \"../input/input.json\"".to_owned(),
     ];
@@ -64,11 +72,17 @@ fn planted_symlinks_are_removed_and_artifacts_naming_them_dropped() {
 #[test]
 fn a_symlinked_output_json_is_never_read_nor_followed() {
     let f = fixture();
-    let passwd_before = fs::symlink_metadata("/etc/passwd").map(|m| (m.len(), m.modified().unwrap()));
+    let passwd_before =
+        fs::symlink_metadata("/etc/passwd").map(|m| (m.len(), m.modified().unwrap()));
     let before = f.snapshot_outside_output();
     symlink("/etc/passwd", f.out("output.json")).unwrap();
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     assert_eq!(
         done.report,
@@ -81,7 +95,8 @@ fn a_symlinked_output_json_is_never_read_nor_followed() {
     assert_eq!(f.final_report(), done.report);
     assert_eq!(f.output_names(), ["output.json"]);
     assert_eq!(f.snapshot_outside_output(), before);
-    let passwd_after = fs::symlink_metadata("/etc/passwd").map(|m| (m.len(), m.modified().unwrap()));
+    let passwd_after =
+        fs::symlink_metadata("/etc/passwd").map(|m| (m.len(), m.modified().unwrap()));
     assert_eq!(passwd_before.ok(), passwd_after.ok());
 }
 
@@ -104,11 +119,22 @@ fn directories_are_removed_without_following_links_inside_them() {
     }));
     let before = f.snapshot_outside_output();
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     let mut removals = done.warnings[..2].to_vec();
     removals.sort();
-    assert_eq!(removals, ["removed output/locked: a directory", "removed output/sub: a directory"]);
+    assert_eq!(
+        removals,
+        [
+            "removed output/locked: a directory",
+            "removed output/sub: a directory"
+        ]
+    );
     assert_eq!(
         done.warnings[2..],
         [
@@ -138,7 +164,12 @@ fn a_directory_nested_ten_thousand_deep_is_removed_without_recursion() {
     drop(dir);
     f.write_report(&json!({"success": true, "full": {}}));
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     assert_eq!(done.warnings, ["removed output/d: a directory"]);
     assert!(done.success);
@@ -155,15 +186,27 @@ fn fifos_and_sockets_are_removed_and_a_fifo_output_json_does_not_hang() {
     let _listener = std::os::unix::net::UnixListener::bind(f.out("sock")).unwrap();
     let before = f.snapshot_outside_output();
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     let mut warnings = done.warnings.clone();
     warnings.sort();
     assert_eq!(
         warnings,
-        ["removed output/output.json: a fifo", "removed output/pipe: a fifo", "removed output/sock: a socket"]
+        [
+            "removed output/output.json: a fifo",
+            "removed output/pipe: a fifo",
+            "removed output/sock: a socket"
+        ]
     );
-    assert_eq!(done.report["errorMessage"], "exited with status 0 without writing output.json");
+    assert_eq!(
+        done.report["errorMessage"],
+        "exited with status 0 without writing output.json"
+    );
     assert_eq!(f.output_names(), ["output.json"]);
     assert_eq!(f.snapshot_outside_output(), before);
 }
@@ -191,11 +234,17 @@ fn a_256_mib_sparse_report_is_refused_from_its_size_alone() {
 fn the_size_limit_is_configurable() {
     let f = fixture();
     f.write_report(&json!({"success": true, "full": {"pad": "x".repeat(2000)}}));
-    let opts = FinaliseOptions { max_output_bytes: 1024, ..FinaliseOptions::default() };
+    let opts = FinaliseOptions {
+        max_output_bytes: 1024,
+        ..FinaliseOptions::default()
+    };
 
     let done = finalise(&f.folder, &WorkerEnd::exited(0), &opts).unwrap();
 
-    assert_eq!(done.report["errorMessage"], "output.json is 2034 bytes (2.0 KiB), limit 1 KiB");
+    assert_eq!(
+        done.report["errorMessage"],
+        "output.json is 2034 bytes (2.0 KiB), limit 1 KiB"
+    );
 }
 
 #[test]
@@ -205,7 +254,12 @@ fn a_200000_deep_report_fails_cleanly() {
     let deep = format!("{prefix}{}{}}}", "[".repeat(200_000), "]".repeat(200_000));
     fs::write(f.out("output.json"), deep).unwrap();
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     // The top-level object is level 1, so the 127th `[` (column 23 + 127) opens level 128.
     assert_eq!(
@@ -219,7 +273,10 @@ fn a_200000_deep_report_fails_cleanly() {
 fn the_depth_limit_is_configurable() {
     let f = fixture();
     f.write_report(&json!({"success": true, "full": {"a": {"b": [1]}}}));
-    let opts = FinaliseOptions { max_depth: 3, ..FinaliseOptions::default() };
+    let opts = FinaliseOptions {
+        max_depth: 3,
+        ..FinaliseOptions::default()
+    };
 
     let done = finalise(&f.folder, &WorkerEnd::exited(3), &opts).unwrap();
 
@@ -234,20 +291,45 @@ fn an_output_folder_replaced_by_a_symlink_is_rebuilt_without_touching_the_target
     let f = fixture();
     fs::remove_dir(f.folder.output_dir()).unwrap();
     symlink(&f.outside, f.folder.output_dir()).unwrap();
-    fs::write(f.outside.join("output.json"), r#"{"success": true, "full": {}}"#).unwrap();
-    let outside_before: Vec<_> = fs::read_dir(&f.outside).unwrap().map(|e| e.unwrap().path()).collect();
+    fs::write(
+        f.outside.join("output.json"),
+        r#"{"success": true, "full": {}}"#,
+    )
+    .unwrap();
+    let outside_before: Vec<_> = fs::read_dir(&f.outside)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     assert_eq!(
         done.report["runnerWarnings"],
         json!(["output/ was a symlink, not a directory: replaced it by an empty directory"])
     );
-    assert_eq!(done.report["errorMessage"], "exited with status 0 without writing output.json");
-    assert!(fs::symlink_metadata(f.folder.output_dir()).unwrap().is_dir());
-    let outside_after: Vec<_> = fs::read_dir(&f.outside).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(
+        done.report["errorMessage"],
+        "exited with status 0 without writing output.json"
+    );
+    assert!(
+        fs::symlink_metadata(f.folder.output_dir())
+            .unwrap()
+            .is_dir()
+    );
+    let outside_after: Vec<_> = fs::read_dir(&f.outside)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(outside_after, outside_before);
-    assert_eq!(fs::read_to_string(f.outside.join("output.json")).unwrap(), r#"{"success": true, "full": {}}"#);
+    assert_eq!(
+        fs::read_to_string(f.outside.join("output.json")).unwrap(),
+        r#"{"success": true, "full": {}}"#
+    );
 }
 
 #[test]
@@ -258,10 +340,19 @@ fn a_flood_of_planted_entries_yields_a_bounded_warning_list() {
     }
     f.write_report(&json!({"success": true, "full": {}}));
 
-    let done = finalise(&f.folder, &WorkerEnd::exited(0), &FinaliseOptions::default()).unwrap();
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
 
     assert_eq!(done.warnings.len(), 101);
     assert_eq!(done.warnings[100], "... and 50 more warnings");
-    assert!(done.warnings[..100].iter().all(|w| w.ends_with(": a symlink to \"/etc/passwd\"")));
+    assert!(
+        done.warnings[..100]
+            .iter()
+            .all(|w| w.ends_with(": a symlink to \"/etc/passwd\""))
+    );
     assert_eq!(f.output_names(), ["output.json"]);
 }

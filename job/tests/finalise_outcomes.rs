@@ -9,7 +9,11 @@ use std::fs;
 
 fn run(f: &common::Fixture, end: WorkerEnd) -> cortex_job::Finalised {
     let done = finalise(&f.folder, &end, &FinaliseOptions::default()).unwrap();
-    assert_eq!(f.final_report(), done.report, "the returned report is the one on disk");
+    assert_eq!(
+        f.final_report(),
+        done.report,
+        "the returned report is the one on disk"
+    );
     assert_eq!(done.success, done.report["success"] == json!(true));
     done
 }
@@ -71,11 +75,14 @@ fn each_backend_failure_cause_becomes_the_error_message_with_the_stderr_tail() {
         let f = fixture();
         // Half a report, then the worker was stopped: never trusted.
         fs::write(f.out("output.json"), r#"{"success": true, "full": {"#).unwrap();
-        let end = WorkerEnd::failed(cause).with_stderr("(truncated, 5000 bytes in all)\nlast line\n");
+        let end =
+            WorkerEnd::failed(cause).with_stderr("(truncated, 5000 bytes in all)\nlast line\n");
         let done = run(&f, end);
         assert_eq!(
             done.report,
-            failure(&format!("{cause}\n--- stderr (tail) ---\n(truncated, 5000 bytes in all)\nlast line"))
+            failure(&format!(
+                "{cause}\n--- stderr (tail) ---\n(truncated, 5000 bytes in all)\nlast line"
+            ))
         );
     }
 }
@@ -84,15 +91,23 @@ fn each_backend_failure_cause_becomes_the_error_message_with_the_stderr_tail() {
 fn a_stopped_worker_fails_even_after_a_complete_success_report() {
     let f = fixture();
     f.write_report(&json!({"success": true, "full": {}}));
-    let done = run(&f, WorkerEnd::failed("timed out after 30 s").with_stdout("partial"));
-    assert_eq!(done.report, failure("timed out after 30 s\n--- stdout (tail) ---\npartial"));
+    let done = run(
+        &f,
+        WorkerEnd::failed("timed out after 30 s").with_stdout("partial"),
+    );
+    assert_eq!(
+        done.report,
+        failure("timed out after 30 s\n--- stdout (tail) ---\npartial")
+    );
 }
 
 #[test]
 fn a_non_zero_exit_without_output_names_the_status_and_scrubs_secrets_from_the_tails() {
     let f = fixture();
     let end = WorkerEnd::exited(3)
-        .with_stderr("Traceback (most recent call last):\nHTTPError: 401 for ?apikey=sk-live-0123456789\n")
+        .with_stderr(
+            "Traceback (most recent call last):\nHTTPError: 401 for ?apikey=sk-live-0123456789\n",
+        )
         .with_stdout("login as hunter22\n");
     let done = run(&f, end);
     assert_eq!(
@@ -109,7 +124,10 @@ fn a_non_zero_exit_without_output_names_the_status_and_scrubs_secrets_from_the_t
 fn an_empty_report_is_a_failure() {
     let f = fixture();
     fs::write(f.out("output.json"), " \n").unwrap();
-    assert_eq!(run(&f, WorkerEnd::exited(0)).report, failure("exited with status 0 and an empty output.json"));
+    assert_eq!(
+        run(&f, WorkerEnd::exited(0)).report,
+        failure("exited with status 0 and an empty output.json")
+    );
 }
 
 #[test]
@@ -118,16 +136,24 @@ fn invalid_json_is_named_with_the_parsers_position() {
     fs::write(f.out("output.json"), "{\"success\": true,\n \"full\": {}").unwrap();
     assert_eq!(
         run(&f, WorkerEnd::exited(1)).report,
-        failure("output.json is not valid JSON: EOF while parsing an object at line 2 column 11 (the worker exited with status 1)")
+        failure(
+            "output.json is not valid JSON: EOF while parsing an object at line 2 column 11 (the worker exited with status 1)"
+        )
     );
 }
 
 #[test]
 fn reports_of_the_wrong_shape_are_named() {
     let cases = [
-        (json!([1, 2]), "output.json holds an array, not a JSON object"),
+        (
+            json!([1, 2]),
+            "output.json holds an array, not a JSON object",
+        ),
         (json!({"full": {}}), "output.json has no boolean `success`"),
-        (json!({"success": "true", "full": {}}), "output.json has a `success` that is a string, not a boolean"),
+        (
+            json!({"success": "true", "full": {}}),
+            "output.json has a `success` that is a string, not a boolean",
+        ),
         (
             json!({"success": true, "full": "text"}),
             "output.json reports success but has a `full` that is a string, not an object (Cortex would fail the job with \"Report creation failure\")",
@@ -136,12 +162,19 @@ fn reports_of_the_wrong_shape_are_named() {
             json!({"success": true, "summary": {}}),
             "output.json reports success but has no `full`, not an object (Cortex would fail the job with \"Report creation failure\")",
         ),
-        (json!({"success": false}), "the worker reported failure without a string errorMessage"),
+        (
+            json!({"success": false}),
+            "the worker reported failure without a string errorMessage",
+        ),
     ];
     for (report, message) in cases {
         let f = fixture();
         f.write_report(&report);
-        assert_eq!(run(&f, WorkerEnd::exited(0)).report, failure(message), "for {report}");
+        assert_eq!(
+            run(&f, WorkerEnd::exited(0)).report,
+            failure(message),
+            "for {report}"
+        );
     }
 }
 
@@ -161,7 +194,9 @@ fn a_workers_own_failure_report_keeps_its_message_but_never_its_input() {
 #[test]
 fn a_success_report_with_a_non_zero_exit_is_kept_with_a_warning() {
     let f = fixture();
-    f.write_report(&json!({"success": true, "summary": {}, "artifacts": [], "operations": [], "full": {}}));
+    f.write_report(
+        &json!({"success": true, "summary": {}, "artifacts": [], "operations": [], "full": {}}),
+    );
     let done = run(&f, WorkerEnd::exited(2));
     assert_eq!(
         done.report,
@@ -198,7 +233,10 @@ fn invalid_taxonomies_are_dropped_one_by_one() {
         "dropped summary.taxonomies[7]: a string, not an object",
     ];
     assert_eq!(done.warnings, warnings);
-    assert_eq!(done.report["summary"], json!({"taxonomies": [good], "other": "kept"}));
+    assert_eq!(
+        done.report["summary"],
+        json!({"taxonomies": [good], "other": "kept"})
+    );
     assert_eq!(done.report["full"], json!({"runnerWarnings": warnings}));
     assert!(done.success);
 }
@@ -209,7 +247,8 @@ fn artifacts_outside_in_subfolders_or_missing_are_dropped_and_valid_ones_kept() 
     fs::write(f.out("good.bin"), "bytes").unwrap();
     fs::write(f.out("nameless.bin"), "bytes").unwrap();
     let file = |name: &str| json!({"dataType": "file", "file": name, "filename": "x.bin"});
-    let valid_file = json!({"dataType": "file", "file": "good.bin", "filename": "evil.exe", "tags": ["t"]});
+    let valid_file =
+        json!({"dataType": "file", "file": "good.bin", "filename": "evil.exe", "tags": ["t"]});
     let valid_data = json!({"dataType": "domain", "data": "evil.example"});
     f.write_report(&json!({
         "success": true, "full": {},
@@ -272,7 +311,10 @@ fn misshapen_lists_are_replaced_and_bad_operations_dropped() {
     );
     assert_eq!(done.report["summary"], json!({}));
     assert_eq!(done.report["artifacts"], json!([]));
-    assert_eq!(done.report["operations"], json!([{"type": "AddTagToCase", "tag": "t"}]));
+    assert_eq!(
+        done.report["operations"],
+        json!([{"type": "AddTagToCase", "tag": "t"}])
+    );
 }
 
 #[test]

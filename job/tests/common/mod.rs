@@ -24,9 +24,13 @@ pub struct Fixture {
 /// The job input every fixture uses.
 pub fn input() -> JobInput {
     let mut input = JobInput::new("ip", "1.2.3.4");
-    input.config.insert("api_key".into(), json!("sk-live-0123456789"));
+    input
+        .config
+        .insert("api_key".into(), json!("sk-live-0123456789"));
     input.config.insert("Password".into(), json!("hunter22"));
-    input.config.insert("url".into(), json!("https://vt.example"));
+    input
+        .config
+        .insert("url".into(), json!("https://vt.example"));
     input
 }
 
@@ -45,7 +49,11 @@ pub fn fixture() -> Fixture {
     let jobs = tmp.path().join("jobs");
     fs::create_dir(&jobs).unwrap();
     let folder = JobFolder::create(&jobs, "job1", &input(), None).unwrap();
-    Fixture { tmp, folder, outside }
+    Fixture {
+        tmp,
+        folder,
+        outside,
+    }
 }
 
 impl Fixture {
@@ -100,7 +108,12 @@ fn walk(dir: &Path, skip: &Path, snapshot: &mut BTreeMap<PathBuf, String>) {
         } else {
             format!("file {:?}", fs::read(&path).unwrap())
         };
-        let stamp = format!("{what} mode={:o} mtime={}.{}", meta.mode(), meta.mtime(), meta.mtime_nsec());
+        let stamp = format!(
+            "{what} mode={:o} mtime={}.{}",
+            meta.mode(),
+            meta.mtime(),
+            meta.mtime_nsec()
+        );
         snapshot.insert(path, stamp);
     }
 }

@@ -1,0 +1,254 @@
+//! Creating job folders exactly as Cortex does, and opening existing ones.
+
+use cortex_job::{Attachment, AttachmentSource, FolderError, JobFolder, JobInput};
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The digits after `prefix` in `name`, parsed as Java's unsigned 64-bit random number.
+fn random_suffix(name: &str, prefix: &str) -> u64 {
+    let digits = name
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{name} lacks {prefix}"));
+    assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{name}");
+    digits.parse().unwrap()
+}
+
+#[test]
+fn a_folder_is_laid_out_as_cortex_lays_it_out() {
+    let root = tempfile::tempdir().unwrap();
+    let mut input = JobInput::new("domain", "evil.example");
+    input.tlp = 3;
+    input.message = "from case 12".into();
+    input
+        .parameters
+        .insert("keepJobFolder".into(), json!(false));
+    input.config.insert("key".into(), json!("k"));
+
+    let folder = JobFolder::create(root.path(), "AZQx-1b_k", &input, None).unwrap();
+
+    let name = folder.path().file_name().unwrap().to_str().unwrap();
+    random_suffix(name, "cortex-job-AZQx-1b_k-");
+    assert_eq!(folder.path().parent().unwrap(), root.path());
+    assert_eq!(mode(folder.path()), 0o700);
+    let mut top: Vec<_> = fs::read_dir(folder.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["input", "output"]);
+    assert_eq!(fs::read_dir(folder.output_dir()).unwrap().count(), 0);
+    let inputs: Vec<_> = fs::read_dir(folder.input_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(inputs, ["input.json"]);
+    assert_eq!(
+        fs::read_to_string(folder.input_dir().join("input.json")).unwrap(),
+        r#"{"data":"evil.example","dataType":"domain","tlp":3,"pap":2,"message":"from case 12","parameters":{"keepJobFolder":false},"config":{"key":"k"}}"#
+    );
+    assert_eq!(folder.input(), &input);
+    assert_eq!(folder.attachment_path(), None);
+}
+
+#[test]
+fn two_folders_for_one_job_get_different_random_names() {
+    let root = tempfile::tempdir().unwrap();
+    let input = JobInput::new("ip", "1.1.1.1");
+    let a = JobFolder::create(root.path(), "j", &input, None).unwrap();
+    let b = JobFolder::create(root.path(), "j", &input, None).unwrap();
+    assert_ne!(a.path(), b.path());
+}
+
+#[test]
+fn an_attachment_gets_a_random_name_and_replaces_data_in_the_input() {
+    let root = tempfile::tempdir().unwrap();
+    let input = JobInput {
+        data: None,
+        ..JobInput::new("file", "")
+    };
+    let attachment = Attachment {
+        source: AttachmentSource::Bytes(b"%PDF-1.7"),
+        filename: "invoice.pdf",
+        content_type: "application/pdf",
+    };
+
+    let folder = JobFolder::create(root.path(), "j1", &input, Some(attachment)).unwrap();
+
+    let path = folder.attachment_path().unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+    random_suffix(&name, "attachment");
+    assert_eq!(path.parent().unwrap(), folder.input_dir());
+    assert_eq!(fs::read(&path).unwrap(), b"%PDF-1.7");
+    assert_eq!(mode(&path), 0o600);
+    let written: serde_json::Value =
+        serde_json::from_slice(&fs::read(folder.input_dir().join("input.json")).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        json!({"file": name, "filename": "invoice.pdf", "contentType": "application/pdf",
+               "dataType": "file", "tlp": 2, "pap": 2, "message": "", "parameters": {}, "config": {}})
+    );
+    assert_eq!(folder.input().file.as_deref(), Some(name.as_str()));
+}
+
+#[test]
+fn an_attachment_can_be_copied_from_a_file_and_a_missing_one_leaves_nothing_behind() {
+    let root = tempfile::tempdir().unwrap();
+    let source = root.path().join("sample.eml");
+    fs::write(&source, "From: a@b").unwrap();
+    let jobs = root.path().join("jobs");
+    fs::create_dir(&jobs).unwrap();
+    let input = JobInput::new("file", "");
+    let from = |path| Attachment {
+        source: AttachmentSource::Path(path),
+        filename: "m.eml",
+        content_type: "message/rfc822",
+    };
+
+    let folder = JobFolder::create(&jobs, "j2", &input, Some(from(&source))).unwrap();
+    assert_eq!(
+        fs::read_to_string(folder.attachment_path().unwrap()).unwrap(),
+        "From: a@b"
+    );
+    assert_eq!(folder.input().data, None);
+
+    let missing = root.path().join("gone.eml");
+    let err = JobFolder::create(&jobs, "j3", &input, Some(from(&missing))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot read the attachment {}: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+    assert_eq!(
+        fs::read_dir(&jobs).unwrap().count(),
+        1,
+        "the half-made j3 folder was removed"
+    );
+}
+
+#[test]
+fn cacerts_are_written_only_when_not_blank() {
+    let root = tempfile::tempdir().unwrap();
+    let mut input = JobInput::new("url", "https://x.example");
+    input.config.insert(
+        "cacerts".into(),
+        json!("-----BEGIN CERTIFICATE-----\nMIIB\n"),
+    );
+    let folder = JobFolder::create(root.path(), "c1", &input, None).unwrap();
+    assert_eq!(
+        fs::read_to_string(folder.input_dir().join("cacerts")).unwrap(),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n"
+    );
+
+    input.config.insert("cacerts".into(), json!("  \n"));
+    let folder = JobFolder::create(root.path(), "c2", &input, None).unwrap();
+    assert!(!folder.input_dir().join("cacerts").exists());
+}
+
+#[test]
+fn a_job_id_that_is_not_a_plain_name_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let input = JobInput::new("ip", "1.1.1.1");
+    for id in ["../x", "a/b", "", "a b", "x\0"] {
+        let err = JobFolder::create(root.path(), id, &input, None).unwrap_err();
+        assert!(matches!(err, FolderError::InvalidJobId(_)));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "job id {id:?} cannot name a job folder: use 1 to 128 letters, digits, `-` and `_` (Cortex ids look like `AZQx-1b_k`)"
+            )
+        );
+    }
+    assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn open_accepts_a_cortex_folder_and_creates_a_missing_output() {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir(root.path().join("input")).unwrap();
+    fs::write(
+        root.path().join("input/input.json"),
+        r#"{"dataType":"hash","data":"d41d8cd98f00b204e9800998ecf8427e","future":1}"#,
+    )
+    .unwrap();
+
+    let folder = JobFolder::open(root.path()).unwrap();
+
+    assert!(folder.output_dir().is_dir());
+    assert_eq!(folder.input().data_type, "hash");
+    assert_eq!(folder.input().extra.get("future"), Some(&json!(1)));
+    assert_eq!(folder.path(), root.path());
+}
+
+#[test]
+fn open_names_the_path_and_the_problem() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("nope");
+    assert_eq!(
+        JobFolder::open(&missing).unwrap_err().to_string(),
+        format!(
+            "job folder {} cannot be opened: No such file or directory (os error 2) (pass the folder Cortex created, cortex-job-<id>-<random>)",
+            missing.display()
+        )
+    );
+
+    let file = root.path().join("file");
+    fs::write(&file, "").unwrap();
+    assert_eq!(
+        JobFolder::open(&file).unwrap_err().to_string(),
+        format!(
+            "job folder {} is not a directory (pass the folder Cortex created, cortex-job-<id>-<random>)",
+            file.display()
+        )
+    );
+
+    let job = root.path().join("job");
+    fs::create_dir_all(job.join("input")).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{}/input/input.json is missing or not a regular file: this is not a Cortex job folder",
+            job.display()
+        )
+    );
+
+    fs::write(job.join("input/input.json"), r#"{"data": "x"}"#).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{}/input/input.json is not a valid Cortex input (missing field `dataType` at line 1 column 13); Cortex writes a JSON object with at least `dataType`",
+            job.display()
+        )
+    );
+
+    fs::write(job.join("input/input.json"), r#"{"dataType": "ip"}"#).unwrap();
+    fs::write(job.join("output"), "").unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{}/output exists but is not a directory: the worker writes its report there, so remove it",
+            job.display()
+        )
+    );
+}
+
+#[test]
+fn remove_deletes_the_folder_but_not_what_its_symlinks_point_to() {
+    let root = tempfile::tempdir().unwrap();
+    let keep = root.path().join("keep.txt");
+    fs::write(&keep, "keep").unwrap();
+    let folder =
+        JobFolder::create(root.path(), "r", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
+    std::os::unix::fs::symlink(&keep, folder.output_dir().join("link")).unwrap();
+    let path = folder.path().to_owned();
+    folder.remove().unwrap();
+    assert!(!path.exists());
+    assert_eq!(fs::read_to_string(&keep).unwrap(), "keep");
+}
