@@ -1,0 +1,141 @@
+//! The MIME tree of a message (parsed by `mail-parser`) seen through the accessors of Python's
+//! `email.message.Message` that eml_parser calls: content type with its defaults, parameters,
+//! file name, disposition, transfer-decoded payload.
+
+use crate::decode;
+use crate::pyheader::{self, Param};
+use mail_parser::{MessageParser, MessagePart, PartKind};
+
+/// What a part holds.
+#[derive(Debug)]
+pub enum Content {
+    /// A leaf part: its body as written (still transfer-encoded).
+    Leaf(Vec<u8>),
+    /// A multipart: its sub-parts in order.
+    Multipart(Vec<Part>),
+    /// A `message/rfc822` part: the embedded message and its bytes as Python re-serialises them.
+    Message(Box<Part>, Vec<u8>),
+}
+
+/// One part of the tree (the root is the message itself).
+#[derive(Debug)]
+pub struct Part {
+    /// Header fields in order: name as written, raw value (see [`pyheader::raw_value`]).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub content: Content,
+}
+
+/// Parses a whole message; an input mail-parser cannot read at all becomes a part without
+/// headers whose body is the whole input, as Python's parser treats it.
+pub fn parse(raw: &[u8]) -> Part {
+    match MessageParser::new().parse(raw) {
+        Some(message) => convert(message.root().root_part()),
+        None => Part { headers: Vec::new(), content: Content::Leaf(raw.to_vec()) },
+    }
+}
+
+fn convert(part: MessagePart<'_>) -> Part {
+    let headers = part
+        .headers()
+        .iter()
+        .map(|h| (h.raw_name().to_string(), pyheader::raw_value(h.raw_value())))
+        .collect();
+    let content = match part.kind() {
+        PartKind::Multipart => Content::Multipart(part.children().map(convert).collect()),
+        PartKind::Message(nested) => {
+            let bytes = nested.raw().to_vec();
+            // Python's generator writes the embedded message back with LF line endings.
+            let mut data = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                    continue;
+                }
+                data.push(bytes[i]);
+                i += 1;
+            }
+            Content::Message(Box::new(convert(nested.root_part())), data)
+        }
+        _ => Content::Leaf(part.raw_body().to_vec()),
+    };
+    Part { headers, content }
+}
+
+impl Part {
+    /// The raw value of the first field called `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// True when a field called `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The parameters of the Content-Type field.
+    fn type_params(&self) -> Vec<Param> {
+        self.get("content-type").map(|v| pyheader::split_params(&pyheader::unfold(v)).1).unwrap_or_default()
+    }
+
+    /// `get_content_type()`: lower-cased `maintype/subtype`, `text/plain` when missing or invalid.
+    pub fn content_type(&self) -> String {
+        let Some(value) = self.get("content-type") else { return "text/plain".to_string() };
+        let head = pyheader::split_params(&pyheader::unfold(value)).0;
+        let ctype = head.split('(').next().unwrap_or("").trim().to_lowercase();
+        if ctype.matches('/').count() != 1 || ctype.starts_with('/') || ctype.ends_with('/') {
+            return "text/plain".to_string();
+        }
+        ctype.replace(' ', "")
+    }
+
+    /// `get_content_maintype()`.
+    pub fn maintype(&self) -> String {
+        self.content_type().split('/').next().unwrap_or("text").to_string()
+    }
+
+    /// `get_boundary()`.
+    pub fn boundary(&self) -> Option<String> {
+        pyheader::param(&self.type_params(), "boundary").map(|b| b.trim_end().to_string())
+    }
+
+    /// `get_content_charset()`: the charset parameter, lower-cased.
+    pub fn charset(&self) -> Option<String> {
+        pyheader::param(&self.type_params(), "charset").map(str::to_lowercase)
+    }
+
+    /// `get_content_disposition()`: the disposition type, lower-cased.
+    pub fn disposition(&self) -> Option<String> {
+        let value = self.get("content-disposition")?;
+        let head = pyheader::split_params(&pyheader::unfold(value)).0;
+        Some(head.trim().to_lowercase())
+    }
+
+    /// `get_filename('')`: Content-Disposition `filename`, else Content-Type `name`, stripped.
+    pub fn filename(&self) -> String {
+        let disposition = self
+            .get("content-disposition")
+            .and_then(|v| pyheader::param(&pyheader::split_params(&pyheader::unfold(v)).1, "filename").map(str::to_string));
+        let name = disposition.or_else(|| pyheader::param(&self.type_params(), "name").map(str::to_string));
+        name.map(|n| n.trim().to_string()).unwrap_or_default()
+    }
+
+    /// The Content-Transfer-Encoding, lower-cased and trimmed.
+    pub fn transfer_encoding(&self) -> String {
+        self.get("content-transfer-encoding").map(|v| pyheader::unfold(v).trim().to_lowercase()).unwrap_or_default()
+    }
+
+    /// `get_payload(decode=True)` of a leaf part.
+    pub fn decoded_payload(&self) -> Vec<u8> {
+        match &self.content {
+            Content::Leaf(raw) => decode::decode_transfer(raw, &self.transfer_encoding()),
+            _ => Vec::new(),
+        }
+    }
+
+    /// True for a multipart or an embedded message (Python's `is_multipart()`).
+    pub fn is_multipart(&self) -> bool {
+        !matches!(self.content, Content::Leaf(_))
+    }
+}
