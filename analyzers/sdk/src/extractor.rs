@@ -11,7 +11,7 @@
 //! - Python's `\w` on a `str` pattern is `str.isalnum()` or `_`, which is exactly the Unicode
 //!   categories L and N plus `_` (checked over every code point with Python 3.11, Unicode 14);
 //!   the `regex` crate's `\w` is wider (it also takes marks and joiners), so `\w` becomes
-//!   `[\p{L}\p{N}_]`.
+//!   `[\p{L}\p{N}_]`, inside a class too (`regex` reads a nested class as a union).
 //! - `.` does not match `\n` in either engine.
 //! - The negative lookahead `(?!http://|https://)` (unsupported by `regex`) is checked in code.
 
@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// Python's `\w` inside a character class.
-const WORD: &str = r"\p{L}\p{N}_";
+/// Python's `\w` on a `str` pattern, as a class that works alone and nested in another class.
+const WORD: &str = r"[\p{L}\p{N}_]";
 
 /// One observable type and its test.
 struct Rule {

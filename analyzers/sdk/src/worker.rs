@@ -153,9 +153,10 @@ impl Worker {
         match self.get_param(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Error::Type(
-                "str expected, not a JSON value of another type".to_owned(),
-            )),
+            Some(other) => Err(Error::Type(format!(
+                "str expected, not {}",
+                crate::python::type_name(other)
+            ))),
         }
     }
 
