@@ -63,7 +63,7 @@ pub struct PolicyFile {
 }
 
 /// `[worker]`: the worker's own definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerSection {
     /// The name of a catalog entry this policy governs (e.g. a catalog that spells the name

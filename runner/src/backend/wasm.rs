@@ -1,0 +1,127 @@
+//! The wasm backend: runs a worker's verified module in the in-process [`wasm_host::Sandbox`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cortex_job::WorkerEnd;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use wasm_host::{Limits, Module, RunSpec, Sandbox};
+
+use super::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, RunInfo};
+use crate::policy::ModuleStatus;
+
+/// Captured output per stream when nothing else is configured.
+const DEFAULT_CAPTURE_BYTES: usize = 1024 * 1024;
+
+/// Runs jobs in the sandbox; modules are compiled on first use and kept.
+pub struct WasmBackend {
+    sandbox: Arc<Sandbox>,
+    stdout_bytes: usize,
+    stderr_bytes: usize,
+    modules: Mutex<HashMap<PathBuf, Module>>,
+}
+
+impl std::fmt::Debug for WasmBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmBackend").field("stdout_bytes", &self.stdout_bytes).finish_non_exhaustive()
+    }
+}
+
+impl WasmBackend {
+    /// A backend over `sandbox`, keeping 1 MiB of each output stream.
+    pub fn new(sandbox: Arc<Sandbox>) -> Self {
+        Self { sandbox, stdout_bytes: DEFAULT_CAPTURE_BYTES, stderr_bytes: DEFAULT_CAPTURE_BYTES, modules: Mutex::default() }
+    }
+
+    /// Keeps the last `stdout` and `stderr` bytes of the guest's output streams.
+    pub fn with_capture(mut self, stdout: usize, stderr: usize) -> Self {
+        self.stdout_bytes = stdout;
+        self.stderr_bytes = stderr;
+        self
+    }
+
+    /// The compiled module at `path`, which must still have the sha256 it was verified with when
+    /// the policies were loaded (a module replaced since then is refused, not run).
+    async fn module(&self, worker: &str, path: &PathBuf, sha256: &str) -> Result<Module, String> {
+        if let Some(module) = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(module.clone());
+        }
+        let sandbox = self.sandbox.clone();
+        let (path2, name, expected) = (path.clone(), worker.to_string(), sha256.to_string());
+        // Reading and compiling is CPU-bound: keep it off the async worker threads.
+        let module = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&path2).map_err(|e| format!("cannot read module {}: {e}", path2.display()))?;
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if actual != expected {
+                return Err(format!(
+                    "module {} changed since the policies were loaded: sha256 {actual}, expected {expected}",
+                    path2.display()
+                ));
+            }
+            sandbox.load_bytes(&name, &bytes).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("compiling the module failed: {e}"))??;
+        self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(path.clone(), module.clone());
+        Ok(module)
+    }
+
+    async fn run_job(&self, job: BackendJob<'_>) -> BackendEnd {
+        let started = Instant::now();
+        let failed = |cause: String| BackendEnd {
+            end: WorkerEnd::failed(cause),
+            info: RunInfo { wall: started.elapsed(), ..RunInfo::default() },
+        };
+        let Some(policy) = &job.worker.policy else {
+            return failed(format!("{} has no policy, so no wasm module", job.worker.name));
+        };
+        let ModuleStatus::Verified { path, sha256, .. } = &policy.wasm.module else {
+            return failed(format!("{} has no verified wasm module", job.worker.name));
+        };
+        let module = match self.module(&job.worker.name, path, sha256).await {
+            Ok(module) => module,
+            Err(cause) => return failed(cause),
+        };
+        let spec = RunSpec {
+            input_dir: job.folder.input_dir(),
+            output_dir: job.folder.output_dir(),
+            env: policy.wasm.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            limits: Limits {
+                memory_bytes: policy.wasm.memory_mib * 1024 * 1024,
+                timeout: job.limits.timeout.min(Duration::from_secs(policy.wasm.timeout_s)),
+                fuel: policy.wasm.fuel,
+                stdout_bytes: self.stdout_bytes,
+                stderr_bytes: self.stderr_bytes,
+            },
+        };
+        match self.sandbox.run(&module, spec).await {
+            Ok(record) => {
+                let mut details = std::collections::BTreeMap::new();
+                details.insert("module".into(), json!(path.display().to_string()));
+                details.insert("module_sha256".into(), json!(module.sha256()));
+                details.insert("peak_memory_bytes".into(), json!(record.peak_memory_bytes));
+                if let Some(fuel) = record.fuel_used {
+                    details.insert("fuel_used".into(), json!(fuel));
+                }
+                BackendEnd {
+                    end: crate::sandbox_run::worker_end(&record),
+                    info: RunInfo { wall: record.wall_time, details },
+                }
+            }
+            Err(e) => failed(format!("the sandbox could not run the job: {e}")),
+        }
+    }
+}
+
+impl Backend for WasmBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Wasm
+    }
+
+    fn run<'a>(&'a self, job: BackendJob<'a>) -> BoxFuture<'a, BackendEnd> {
+        Box::pin(self.run_job(job))
+    }
+}
