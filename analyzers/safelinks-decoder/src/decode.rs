@@ -37,7 +37,8 @@ fn ci_prefix(text: &str, pattern: &str) -> Option<usize> {
 
 /// The byte offsets at which `pattern` occurs in `text`, case-insensitively, left to right.
 fn ci_find_all<'a>(text: &'a str, pattern: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
-    text.char_indices().filter_map(move |(i, _)| ci_prefix(&text[i..], pattern).map(|len| (i, i + len)))
+    text.char_indices()
+        .filter_map(move |(i, _)| ci_prefix(&text[i..], pattern).map(|len| (i, i + len)))
 }
 
 /// `is_safelink`: `re.search(r'\.safelinks\.protection\.outlook\.com', url, re.I)`.
@@ -48,13 +49,15 @@ pub fn is_safelink(url: &str) -> bool {
 /// `re.search(r'[?&]<name>=([^&]+)', text, re.I)`: the value of the first such parameter
 /// that is not empty.
 fn parameter<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.char_indices().filter(|&(_, c)| c == '?' || c == '&').find_map(|(i, _)| {
-        let after = &text[i + 1..];
-        let len = ci_prefix(after, name)?;
-        let value = after[len..].strip_prefix('=')?;
-        let end = value.find('&').unwrap_or(value.len());
-        (end > 0).then(|| &value[..end])
-    })
+    text.char_indices()
+        .filter(|&(_, c)| c == '?' || c == '&')
+        .find_map(|(i, _)| {
+            let after = &text[i + 1..];
+            let len = ci_prefix(after, name)?;
+            let value = after[len..].strip_prefix('=')?;
+            let end = value.find('&').unwrap_or(value.len());
+            (end > 0).then(|| &value[..end])
+        })
 }
 
 /// `decode_safelink`: the `url=` parameter, else the `data=` one, unquoted, and unquoted once
@@ -63,7 +66,11 @@ fn parameter<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 pub fn decode_safelink(safelink: &str) -> Option<String> {
     let encoded = parameter(safelink, "url").or_else(|| parameter(safelink, "data"))?;
     let decoded = unquote(encoded);
-    if decoded.starts_with("http") && decoded.contains('%') { Some(unquote(&decoded)) } else { Some(decoded) }
+    if decoded.starts_with("http") && decoded.contains('%') {
+        Some(unquote(&decoded))
+    } else {
+        Some(decoded)
+    }
 }
 
 /// `_extract_safelink_domain`: the first `https?://([^/]*\.safelinks\.protection\.outlook\.com)`
@@ -86,10 +93,18 @@ mod tests {
 
     #[test]
     fn recognises_as_python_does() {
-        assert!(is_safelink("https://nam02.safelinks.protection.outlook.com/?url=x"));
-        assert!(is_safelink("HTTPS://EUR04.SAFELINKS.PROTECTION.OUTLOOK.COM/"));
-        assert!(is_safelink("https://x.safel\u{131}n\u{212a}s.protect\u{130}on.outlook.com/"));
-        assert!(is_safelink("https://example.com/?q=.safelinks.protection.outlook.com"));
+        assert!(is_safelink(
+            "https://nam02.safelinks.protection.outlook.com/?url=x"
+        ));
+        assert!(is_safelink(
+            "HTTPS://EUR04.SAFELINKS.PROTECTION.OUTLOOK.COM/"
+        ));
+        assert!(is_safelink(
+            "https://x.safel\u{131}n\u{212a}s.protect\u{130}on.outlook.com/"
+        ));
+        assert!(is_safelink(
+            "https://example.com/?q=.safelinks.protection.outlook.com"
+        ));
         assert!(!is_safelink("https://safelinks.protection.outlook.com/"));
         assert!(!is_safelink(""));
     }
@@ -97,24 +112,46 @@ mod tests {
     #[test]
     fn decodes_as_python_does() {
         let sl = "https://nam02.safelinks.protection.outlook.com/";
-        assert_eq!(decode_safelink(&format!("{sl}?url=https%3A%2F%2Fa.example%2F&data=1")).as_deref(), Some("https://a.example/"));
-        assert_eq!(decode_safelink(&format!("{sl}?URL=https%253A%252F%252Fa.example")).as_deref(), Some("https://a.example"));
-        assert_eq!(decode_safelink(&format!("{sl}?url=&data=05%7C01")).as_deref(), Some("05|01"));
-        assert_eq!(decode_safelink(&format!("{sl}?data=x&url=y")).as_deref(), Some("y"));
+        assert_eq!(
+            decode_safelink(&format!("{sl}?url=https%3A%2F%2Fa.example%2F&data=1")).as_deref(),
+            Some("https://a.example/")
+        );
+        assert_eq!(
+            decode_safelink(&format!("{sl}?URL=https%253A%252F%252Fa.example")).as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(
+            decode_safelink(&format!("{sl}?url=&data=05%7C01")).as_deref(),
+            Some("05|01")
+        );
+        assert_eq!(
+            decode_safelink(&format!("{sl}?data=x&url=y")).as_deref(),
+            Some("y")
+        );
         assert_eq!(decode_safelink(&format!("{sl}?foo=bar")), None);
         assert_eq!(decode_safelink(&format!("{sl}?url")), None);
     }
 
     #[test]
     fn finds_the_gateway_domain() {
-        assert_eq!(extract_safelink_domain("https://nam02.safelinks.protection.outlook.com/?url=x"), Some("nam02.safelinks.protection.outlook.com"));
-        assert_eq!(extract_safelink_domain("nam02.safelinks.protection.outlook.com/?url=x"), None);
         assert_eq!(
-            extract_safelink_domain("x http://a.safelinks.protection.outlook.com.b.safelinks.protection.outlook.com:1/"),
+            extract_safelink_domain("https://nam02.safelinks.protection.outlook.com/?url=x"),
+            Some("nam02.safelinks.protection.outlook.com")
+        );
+        assert_eq!(
+            extract_safelink_domain("nam02.safelinks.protection.outlook.com/?url=x"),
+            None
+        );
+        assert_eq!(
+            extract_safelink_domain(
+                "x http://a.safelinks.protection.outlook.com.b.safelinks.protection.outlook.com:1/"
+            ),
             Some("a.safelinks.protection.outlook.com.b.safelinks.protection.outlook.com")
         );
         assert_eq!(
-            extract_safelink_domain("http://example.com/ https://b.safelinks.protection.outlook.com"),
+            extract_safelink_domain(
+                "http://example.com/ https://b.safelinks.protection.outlook.com"
+            ),
             Some("b.safelinks.protection.outlook.com")
         );
     }

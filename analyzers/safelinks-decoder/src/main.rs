@@ -24,7 +24,10 @@ struct SafeLinksDecoder;
 /// The network location of a decoded URL as `urlparse(url).netloc` gives it, `None` where it
 /// is empty or `urlparse` raises (the original catches that and skips the domain).
 fn netloc(url: &str) -> Option<String> {
-    urlsplit(url).ok().map(|parts| parts.netloc).filter(|n| !n.is_empty())
+    urlsplit(url)
+        .ok()
+        .map(|parts| parts.netloc)
+        .filter(|n| !n.is_empty())
 }
 
 /// `raw.get('is_safelink', True)`, with Python truthiness.
@@ -49,18 +52,37 @@ impl Hooks for SafeLinksDecoder {
     fn summary(&self, _analyzer: &Analyzer, full: &Value) -> Result<Value> {
         let mut taxonomies = Vec::new();
         if !is_safelink_report(full) {
-            taxonomies.push(Analyzer::build_taxonomy("info", NAMESPACE, "Status", "Not a SafeLink"));
+            taxonomies.push(Analyzer::build_taxonomy(
+                "info",
+                NAMESPACE,
+                "Status",
+                "Not a SafeLink",
+            ));
         } else {
-            taxonomies.push(Analyzer::build_taxonomy("info", NAMESPACE, "Decoded", "Success"));
-            if let Some(domain) = full.get("original_url").and_then(Value::as_str).and_then(netloc) {
-                taxonomies.push(Analyzer::build_taxonomy("info", NAMESPACE, "OriginalDomain", domain));
+            taxonomies.push(Analyzer::build_taxonomy(
+                "info", NAMESPACE, "Decoded", "Success",
+            ));
+            if let Some(domain) = full
+                .get("original_url")
+                .and_then(Value::as_str)
+                .and_then(netloc)
+            {
+                taxonomies.push(Analyzer::build_taxonomy(
+                    "info",
+                    NAMESPACE,
+                    "OriginalDomain",
+                    domain,
+                ));
             }
         }
         Ok(json!({ "taxonomies": taxonomies }))
     }
 
     fn artifacts(&self, analyzer: &Analyzer, full: &Value) -> Result<Vec<Value>> {
-        let Some(url) = full.get("original_url").and_then(Value::as_str).filter(|u| is_safelink_report(full) && !u.is_empty())
+        let Some(url) = full
+            .get("original_url")
+            .and_then(Value::as_str)
+            .filter(|u| is_safelink_report(full) && !u.is_empty())
         else {
             return Ok(Vec::new());
         };
@@ -69,9 +91,17 @@ impl Hooks for SafeLinksDecoder {
             kwargs.insert("tags".into(), json!(list));
             kwargs
         };
-        let mut artifacts = vec![analyzer.build_artifact_with("url", url, tags(&["SafeLinks:Decoded", "AutoExtracted", "autoImport:true"]))?];
+        let mut artifacts = vec![analyzer.build_artifact_with(
+            "url",
+            url,
+            tags(&["SafeLinks:Decoded", "AutoExtracted", "autoImport:true"]),
+        )?];
         if let Some(domain) = netloc(url) {
-            artifacts.push(analyzer.build_artifact_with("domain", domain, tags(&["SafeLinks:OriginalDomain", "AutoExtracted"]))?);
+            artifacts.push(analyzer.build_artifact_with(
+                "domain",
+                domain,
+                tags(&["SafeLinks:OriginalDomain", "AutoExtracted"]),
+            )?);
         }
         Ok(artifacts)
     }
@@ -97,7 +127,9 @@ impl Analyze for SafeLinksDecoder {
             }));
         }
         let Some(decoded) = decode_safelink(data) else {
-            return Err(Error::msg("Could not decode the Safe Link - no matching pattern found"));
+            return Err(Error::msg(
+                "Could not decode the Safe Link - no matching pattern found",
+            ));
         };
         Ok(json!({
             "is_safelink": true,

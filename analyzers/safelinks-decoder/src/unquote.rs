@@ -20,7 +20,9 @@ pub fn unquote(text: &str) -> String {
         // `percent_decode` keeps a `%` that two hex digits do not follow, as Python does, and
         // `from_utf8_lossy` replaces each maximal invalid subsequence by one U+FFFD, as Python's
         // "replace" error handler does.
-        out.push_str(&String::from_utf8_lossy(&percent_decode_str(ascii).collect::<Vec<u8>>()));
+        out.push_str(&String::from_utf8_lossy(
+            &percent_decode_str(ascii).collect::<Vec<u8>>(),
+        ));
         let other_len = tail.find(|c: char| c.is_ascii()).unwrap_or(tail.len());
         out.push_str(&tail[..other_len]);
         rest = &tail[other_len..];
@@ -34,11 +36,17 @@ mod tests {
 
     #[test]
     fn unquotes_as_python_does() {
-        assert_eq!(unquote("https%3A%2F%2Fexample.com%2Fa%20b"), "https://example.com/a b");
+        assert_eq!(
+            unquote("https%3A%2F%2Fexample.com%2Fa%20b"),
+            "https://example.com/a b"
+        );
         assert_eq!(unquote("100%"), "100%");
         assert_eq!(unquote("%zz%4"), "%zz%4");
         assert_eq!(unquote("%C3%A9"), "é");
         assert_eq!(unquote("%C3é%A9"), "\u{fffd}é\u{fffd}");
-        assert_eq!(unquote("ex%C3%28a%FF%E2%82%2F%ED%A0%80"), "ex\u{fffd}(a\u{fffd}\u{fffd}/\u{fffd}\u{fffd}\u{fffd}");
+        assert_eq!(
+            unquote("ex%C3%28a%FF%E2%82%2F%ED%A0%80"),
+            "ex\u{fffd}(a\u{fffd}\u{fffd}/\u{fffd}\u{fffd}\u{fffd}"
+        );
     }
 }

@@ -9,7 +9,10 @@
 use unicode_normalization::UnicodeNormalization;
 
 use crate::punycode;
-use crate::unicode::{Bidi, IdnaClass, JoiningType, Script, bidi_class, idna_class, in_script, is_mark, is_virama, joining_type};
+use crate::unicode::{
+    Bidi, IdnaClass, JoiningType, Script, bidi_class, idna_class, in_script, is_mark, is_virama,
+    joining_type,
+};
 
 /// `idna.IDNAError`: the domain is not a valid IDNA 2008 domain name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +59,11 @@ fn alabel(label: &str) -> Result<String, IdnaError> {
         check_label(&points)?;
         format!("xn--{}", punycode::encode(label))
     };
-    if encoded.len() > 63 { Err(IdnaError) } else { Ok(encoded) }
+    if encoded.len() > 63 {
+        Err(IdnaError)
+    } else {
+        Ok(encoded)
+    }
 }
 
 /// `idna.ulabel` on an ASCII label: lower-cased, an `xn--` label must hold Punycode that does
@@ -79,15 +86,24 @@ fn check_ascii_label(label: &str) -> Result<(), IdnaError> {
 /// or allowed in its context, and the bidi rule. Code points come as numbers because a decoded
 /// A-label may hold a surrogate, which is never valid.
 fn check_label(points: &[u32]) -> Result<(), IdnaError> {
-    let chars: Vec<char> = points.iter().map(|&p| char::from_u32(p)).collect::<Option<_>>().ok_or(IdnaError)?;
-    let Some(&first) = chars.first() else { return Err(IdnaError) };
+    let chars: Vec<char> = points
+        .iter()
+        .map(|&p| char::from_u32(p))
+        .collect::<Option<_>>()
+        .ok_or(IdnaError)?;
+    let Some(&first) = chars.first() else {
+        return Err(IdnaError);
+    };
     // A string of code points CPython's Unicode assigns normalises the same way under any
     // later Unicode version (the normalisation stability policy); a string with others fails
     // the bidi check below anyway, so a newer NFC table cannot change the verdict.
     if !chars.iter().copied().eq(chars.iter().copied().nfc()) {
         return Err(IdnaError);
     }
-    if (chars.len() >= 4 && chars[2] == '-' && chars[3] == '-') || first == '-' || chars.last() == Some(&'-') {
+    if (chars.len() >= 4 && chars[2] == '-' && chars[3] == '-')
+        || first == '-'
+        || chars.last() == Some(&'-')
+    {
         return Err(IdnaError);
     }
     if is_mark(first) {
@@ -118,8 +134,15 @@ fn valid_contextj(chars: &[char], pos: usize) -> bool {
             if after_virama {
                 return true;
             }
-            let before = chars[..pos].iter().rev().map(|&c| joining_type(c)).find(|t| *t != Some(JoiningType::T));
-            let after = chars[pos + 1..].iter().map(|&c| joining_type(c)).find(|t| *t != Some(JoiningType::T));
+            let before = chars[..pos]
+                .iter()
+                .rev()
+                .map(|&c| joining_type(c))
+                .find(|t| *t != Some(JoiningType::T));
+            let after = chars[pos + 1..]
+                .iter()
+                .map(|&c| joining_type(c))
+                .find(|t| *t != Some(JoiningType::T));
             matches!(before, Some(Some(JoiningType::L | JoiningType::D)))
                 && matches!(after, Some(Some(JoiningType::R | JoiningType::D)))
         }
@@ -133,7 +156,9 @@ fn valid_contexto(chars: &[char], pos: usize) -> bool {
     let c = chars[pos];
     match c {
         // MIDDLE DOT: between two `l`.
-        '\u{b7}' => pos > 0 && pos + 1 < chars.len() && chars[pos - 1] == 'l' && chars[pos + 1] == 'l',
+        '\u{b7}' => {
+            pos > 0 && pos + 1 < chars.len() && chars[pos - 1] == 'l' && chars[pos + 1] == 'l'
+        }
         // GREEK LOWER NUMERAL SIGN: followed by a Greek character.
         '\u{375}' => pos + 1 < chars.len() && in_script(chars[pos + 1], Script::Greek),
         // HEBREW GERESH and GERSHAYIM: preceded by a Hebrew character.
@@ -141,11 +166,17 @@ fn valid_contexto(chars: &[char], pos: usize) -> bool {
         // KATAKANA MIDDLE DOT: somewhere a Hiragana, Katakana or Han character.
         '\u{30fb}' => chars.iter().any(|&other| {
             other != '\u{30fb}'
-                && (in_script(other, Script::Hiragana) || in_script(other, Script::Katakana) || in_script(other, Script::Han))
+                && (in_script(other, Script::Hiragana)
+                    || in_script(other, Script::Katakana)
+                    || in_script(other, Script::Han))
         }),
         // ARABIC-INDIC DIGITS and EXTENDED ARABIC-INDIC DIGITS do not mix.
-        '\u{660}'..='\u{669}' => !chars.iter().any(|other| ('\u{6f0}'..='\u{6f9}').contains(other)),
-        '\u{6f0}'..='\u{6f9}' => !chars.iter().any(|other| ('\u{660}'..='\u{669}').contains(other)),
+        '\u{660}'..='\u{669}' => !chars
+            .iter()
+            .any(|other| ('\u{6f0}'..='\u{6f9}').contains(other)),
+        '\u{6f0}'..='\u{6f9}' => !chars
+            .iter()
+            .any(|other| ('\u{660}'..='\u{669}').contains(other)),
         _ => false,
     }
 }
@@ -157,7 +188,10 @@ fn check_bidi(chars: &[char]) -> Result<(), IdnaError> {
     for &c in chars {
         classes.push(bidi_class(c).ok_or(IdnaError)?);
     }
-    if !classes.iter().any(|b| matches!(b, Bidi::R | Bidi::AL | Bidi::AN)) {
+    if !classes
+        .iter()
+        .any(|b| matches!(b, Bidi::R | Bidi::AL | Bidi::AN))
+    {
         return Ok(());
     }
     let rtl = match classes[0] {
@@ -209,8 +243,14 @@ mod tests {
         assert_eq!(encode("EXAMPLE.com."), Ok("EXAMPLE.com.".into()));
         assert_eq!(encode("bücher.de"), Ok("xn--bcher-kva.de".into()));
         assert_eq!(encode("example\u{3002}com"), Ok("example.com".into()));
-        assert_eq!(encode("col\u{b7}lecci\u{f3}.cat"), Ok("xn--collecci-ioa91d.cat".into()));
-        assert_eq!(encode("\u{915}\u{94d}\u{200c}\u{937}.com"), Ok("xn--11b2ezcs70k.com".into()));
+        assert_eq!(
+            encode("col\u{b7}lecci\u{f3}.cat"),
+            Ok("xn--collecci-ioa91d.cat".into())
+        );
+        assert_eq!(
+            encode("\u{915}\u{94d}\u{200c}\u{937}.com"),
+            Ok("xn--11b2ezcs70k.com".into())
+        );
     }
 
     #[test]

@@ -12,5 +12,7 @@ pub mod punycode;
 pub mod pyip;
 pub mod pyurl;
 pub mod unicode;
+// Generated data: formatted by its generator, not by rustfmt.
+#[rustfmt::skip]
 mod unicode_tables;
 pub mod validators;

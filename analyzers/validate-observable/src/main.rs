@@ -10,7 +10,17 @@ use cortex_sdk::serde_json::Value;
 use cortex_sdk::{Analyze, Analyzer, Error, Hooks, Result, run_analyzer};
 
 /// The data types the original validates.
-const SUPPORTED: [&str; 9] = ["ip", "domain", "url", "fqdn", "mail", "hash", "filename", "uri_path", "user-agent"];
+const SUPPORTED: [&str; 9] = [
+    "ip",
+    "domain",
+    "url",
+    "fqdn",
+    "mail",
+    "hash",
+    "filename",
+    "uri_path",
+    "user-agent",
+];
 
 /// The analyzer: `run` validates, `summary` makes the one taxonomy; artifacts are cortexutils'
 /// auto-extraction, as in the original.
@@ -20,7 +30,11 @@ impl Hooks for ValidateObservable {
     /// `ValidateObs:<dataType>="<status>"`, level `info` when valid and `suspicious` otherwise.
     fn summary(&self, analyzer: &Analyzer, full: &Value) -> Result<Value> {
         let status = full.get("status").cloned().unwrap_or(Value::Null);
-        let level = if status == "valid" { "info" } else { "suspicious" };
+        let level = if status == "valid" {
+            "info"
+        } else {
+            "suspicious"
+        };
         let taxonomy = Analyzer::build_taxonomy(level, "ValidateObs", analyzer.data_type(), status);
         Ok(cortex_sdk::serde_json::json!({ "taxonomies": [taxonomy] }))
     }

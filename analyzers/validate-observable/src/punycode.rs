@@ -31,7 +31,11 @@ fn adapt(delta: u64, first: bool, num_points: u64) -> u64 {
 /// The digit character for a value below 36: `a`-`z`, then `0`-`9`.
 fn digit_char(d: u64) -> char {
     let d = u8::try_from(d).unwrap_or(0);
-    if d < 26 { char::from(b'a' + d) } else { char::from(b'0' + d - 26) }
+    if d < 26 {
+        char::from(b'a' + d)
+    } else {
+        char::from(b'0' + d - 26)
+    }
 }
 
 /// Encodes a label: its basic (ASCII) code points in order, a `-` if there were any, then the
@@ -46,7 +50,12 @@ pub fn encode(label: &str) -> String {
     let (mut n, mut delta, mut bias, mut handled) = (INITIAL_N, 0u64, INITIAL_BIAS, basic);
     while handled < points.len() as u64 {
         // The smallest code point not yet handled; labels are short, so the loop is cheap.
-        let m = points.iter().copied().filter(|&p| p >= n).min().unwrap_or(n);
+        let m = points
+            .iter()
+            .copied()
+            .filter(|&p| p >= n)
+            .min()
+            .unwrap_or(n);
         delta += (m - n) * (handled + 1);
         n = m;
         for &p in &points {
@@ -89,7 +98,8 @@ pub fn decode(text: &str) -> Option<Vec<u32>> {
     };
     let mut output: Vec<u32> = base.chars().map(u32::from).collect();
     let extended = extended.as_bytes();
-    let (mut n, mut pos, mut bias, mut extpos) = (u128::from(INITIAL_N as u32), -1i128, INITIAL_BIAS, 0usize);
+    let (mut n, mut pos, mut bias, mut extpos) =
+        (u128::from(INITIAL_N as u32), -1i128, INITIAL_BIAS, 0usize);
     while extpos < extended.len() {
         let first = extpos == 0;
         // One generalised variable-length integer.
@@ -128,7 +138,10 @@ mod tests {
     use super::*;
 
     fn text(points: &[u32]) -> String {
-        points.iter().map(|&p| char::from_u32(p).unwrap_or('?')).collect()
+        points
+            .iter()
+            .map(|&p| char::from_u32(p).unwrap_or('?'))
+            .collect()
     }
 
     #[test]
@@ -137,13 +150,24 @@ mod tests {
         assert_eq!(encode("мвд"), "b1aew");
         assert_eq!(encode("ü"), "tda");
         assert_eq!(text(&decode("bcher-kva").unwrap()), "bücher");
-        assert_eq!(text(&decode("BCHER-KVA").unwrap()), "BüCHER", "the base keeps its case");
-        assert_eq!(text(&decode("80ak6aa92e").unwrap()), text(&decode("80AK6AA92E").unwrap()));
+        assert_eq!(
+            text(&decode("BCHER-KVA").unwrap()),
+            "BüCHER",
+            "the base keeps its case"
+        );
+        assert_eq!(
+            text(&decode("80ak6aa92e").unwrap()),
+            text(&decode("80AK6AA92E").unwrap())
+        );
     }
 
     #[test]
     fn rejects_what_the_codec_rejects() {
-        assert_eq!(decode("a"), Some(vec![0x80]), "a lone digit is a whole number");
+        assert_eq!(
+            decode("a"),
+            Some(vec![0x80]),
+            "a lone digit is a whole number"
+        );
         assert_eq!(decode("9"), None, "incomplete number");
         assert_eq!(decode("ab-c!"), None, "invalid digit");
         assert_eq!(decode(&"9".repeat(40)), None, "incomplete number");

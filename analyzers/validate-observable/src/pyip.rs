@@ -126,7 +126,9 @@ pub fn ip_address(text: &str) -> Option<PyIp> {
     if text.contains('/') {
         return None;
     }
-    parse_v4(text).map(PyIp::V4).or_else(|| v6_address(text).map(PyIp::V6))
+    parse_v4(text)
+        .map(PyIp::V4)
+        .or_else(|| v6_address(text).map(PyIp::V6))
 }
 
 /// A prefix length written as ASCII decimal digits, at most `max`.
@@ -152,7 +154,10 @@ pub fn is_network(text: &str) -> bool {
         _ => return false,
     };
     let v4 = parse_v4(addr).is_some()
-        && mask.is_none_or(|m| prefix_len(m, 32).is_some() || parse_v4(m).is_some_and(|n| is_netmask(n) || is_netmask(!n)));
+        && mask.is_none_or(|m| {
+            prefix_len(m, 32).is_some()
+                || parse_v4(m).is_some_and(|n| is_netmask(n) || is_netmask(!n))
+        });
     v4 || (v6_address(addr).is_some() && mask.is_none_or(|m| prefix_len(m, 128).is_some()))
 }
 
@@ -219,7 +224,9 @@ const V6_RESERVED: [(u128, u32); 15] = [
 
 /// `IPv4Address.is_private`.
 fn v4_private(v: u32) -> bool {
-    V4_PRIVATE.iter().any(|&(net, prefix)| in_v4(v, net, prefix))
+    V4_PRIVATE
+        .iter()
+        .any(|&(net, prefix)| in_v4(v, net, prefix))
 }
 
 impl PyIp {
@@ -236,7 +243,9 @@ impl PyIp {
         match self {
             PyIp::V4(v) => v4_private(v),
             PyIp::V6(v) if v >> 32 == 0xFFFF => v4_private(v as u32),
-            PyIp::V6(v) => V6_PRIVATE.iter().any(|&(net, prefix)| in_v6(v, net, prefix)),
+            PyIp::V6(v) => V6_PRIVATE
+                .iter()
+                .any(|&(net, prefix)| in_v6(v, net, prefix)),
         }
     }
 
@@ -244,7 +253,9 @@ impl PyIp {
     pub fn is_reserved(self) -> bool {
         match self {
             PyIp::V4(v) => in_v4(v, 0xF000_0000, 4),
-            PyIp::V6(v) => V6_RESERVED.iter().any(|&(net, prefix)| in_v6(v, net, prefix)),
+            PyIp::V6(v) => V6_RESERVED
+                .iter()
+                .any(|&(net, prefix)| in_v6(v, net, prefix)),
         }
     }
 }
@@ -259,10 +270,19 @@ mod tests {
         assert_eq!(ip_address("010.1.1.1"), None);
         assert_eq!(ip_address("1.2.3"), None);
         assert_eq!(ip_address("::"), Some(PyIp::V6(0)));
-        assert_eq!(ip_address("::ffff:1.2.3.4"), Some(PyIp::V6(0xFFFF_0102_0304)));
-        assert_eq!(ip_address("fe80::1%eth0"), Some(PyIp::V6((0xFE80 << 112) | 1)));
+        assert_eq!(
+            ip_address("::ffff:1.2.3.4"),
+            Some(PyIp::V6(0xFFFF_0102_0304))
+        );
+        assert_eq!(
+            ip_address("fe80::1%eth0"),
+            Some(PyIp::V6((0xFE80 << 112) | 1))
+        );
         assert_eq!(ip_address("fe80::1%"), None);
-        assert_eq!(ip_address("1:2:3:4:5:6:7::"), Some(PyIp::V6(0x0001_0002_0003_0004_0005_0006_0007_0000)));
+        assert_eq!(
+            ip_address("1:2:3:4:5:6:7::"),
+            Some(PyIp::V6(0x0001_0002_0003_0004_0005_0006_0007_0000))
+        );
         assert_eq!(ip_address("1:2:3:4:5:6:7:8:9"), None);
         assert_eq!(ip_address(":1::2"), None);
         assert_eq!(ip_address("1::2::3"), None);

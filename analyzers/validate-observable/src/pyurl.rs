@@ -43,7 +43,10 @@ impl std::fmt::Display for PyException {
 
 /// A `ValueError` with this message.
 fn value_error(message: impl Into<String>) -> PyException {
-    PyException { class: "ValueError", message: message.into() }
+    PyException {
+        class: "ValueError",
+        message: message.into(),
+    }
 }
 
 /// Characters allowed in a scheme.
@@ -55,7 +58,11 @@ fn is_scheme_char(c: char) -> bool {
 pub fn urlsplit(url: &str) -> Result<SplitResult, PyException> {
     // Leading C0 controls and spaces are stripped, and tabs and newlines removed anywhere, as
     // the WHATWG parser does.
-    let url: String = url.trim_start_matches(|c: char| c <= ' ').chars().filter(|c| !matches!(c, '\t' | '\r' | '\n')).collect();
+    let url: String = url
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
     let mut rest = url.as_str();
     let mut result = SplitResult::default();
     if let Some(i) = rest.find(':')
@@ -97,16 +104,26 @@ pub fn urlsplit(url: &str) -> Result<SplitResult, PyException> {
 fn check_bracketed_host(host: &str) -> Result<(), PyException> {
     if let Some(future) = host.strip_prefix('v') {
         let valid = future.split_once('.').is_some_and(|(hex, tail)| {
-            !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) && !tail.is_empty() && !tail.contains('\n')
+            !hex.is_empty()
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                && !tail.is_empty()
+                && !tail.contains('\n')
         });
         // `\Av[a-fA-F0-9]+\..+\Z`: a `.` inside the hex part would end it early, which
         // `split_once` reproduces; `.+` matches anything but a newline.
-        return if valid { Ok(()) } else { Err(value_error("IPvFuture address is invalid")) };
+        return if valid {
+            Ok(())
+        } else {
+            Err(value_error("IPvFuture address is invalid"))
+        };
     }
     match ip_address(host) {
         Some(PyIp::V6(_)) => Ok(()),
         Some(PyIp::V4(_)) => Err(value_error("An IPv4 address cannot be in brackets")),
-        None => Err(value_error(format!("{} does not appear to be an IPv4 or IPv6 address", python_repr(host)))),
+        None => Err(value_error(format!(
+            "{} does not appear to be an IPv4 or IPv6 address",
+            python_repr(host)
+        ))),
     }
 }
 
@@ -115,12 +132,17 @@ fn check_netloc(netloc: &str) -> Result<(), PyException> {
     if netloc.is_ascii() {
         return Ok(());
     }
-    let n: String = netloc.chars().filter(|c| !matches!(c, '@' | ':' | '#' | '?')).collect();
+    let n: String = netloc
+        .chars()
+        .filter(|c| !matches!(c, '@' | ':' | '#' | '?'))
+        .collect();
     let normalised: String = n.nfkc().collect();
     if n == normalised || !normalised.contains(['/', '?', '#', '@', ':']) {
         return Ok(());
     }
-    Err(value_error(format!("netloc '{netloc}' contains invalid characters under NFKC normalization")))
+    Err(value_error(format!(
+        "netloc '{netloc}' contains invalid characters under NFKC normalization"
+    )))
 }
 
 #[cfg(test)]
@@ -135,10 +157,16 @@ mod tests {
     #[test]
     fn splits_as_cpython_does() {
         let s = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
-        assert_eq!(split("HTTP://Example.com:80/a?b#c"), s("http", "Example.com:80", "/a"));
+        assert_eq!(
+            split("HTTP://Example.com:80/a?b#c"),
+            s("http", "Example.com:80", "/a")
+        );
         assert_eq!(split("http:/example.com"), s("http", "", "/example.com"));
         assert_eq!(split("example.com"), s("", "", "example.com"));
-        assert_eq!(split("\u{1}\thttps://exa\nmple.com"), s("https", "example.com", ""));
+        assert_eq!(
+            split("\u{1}\thttps://exa\nmple.com"),
+            s("https", "example.com", "")
+        );
         assert_eq!(split("//evil.example/x"), s("", "evil.example", "/x"));
         assert_eq!(split("1http://x"), s("", "", "1http://x"));
         assert_eq!(split("http://[::1]:8080/"), s("http", "[::1]:8080", "/"));
@@ -149,10 +177,19 @@ mod tests {
     fn raises_as_cpython_does() {
         let err = |url: &str| urlsplit(url).unwrap_err().to_string();
         assert_eq!(err("http://[::1/x"), "ValueError: Invalid IPv6 URL");
-        assert_eq!(err("http://[127.0.0.1]/"), "ValueError: An IPv4 address cannot be in brackets");
+        assert_eq!(
+            err("http://[127.0.0.1]/"),
+            "ValueError: An IPv4 address cannot be in brackets"
+        );
         assert_eq!(err("//[vz]/x"), "ValueError: IPvFuture address is invalid");
-        assert_eq!(err("http://]a[/"), "ValueError: '' does not appear to be an IPv4 or IPv6 address");
-        assert_eq!(err("http://[it's]/"), "ValueError: \"it's\" does not appear to be an IPv4 or IPv6 address");
+        assert_eq!(
+            err("http://]a[/"),
+            "ValueError: '' does not appear to be an IPv4 or IPv6 address"
+        );
+        assert_eq!(
+            err("http://[it's]/"),
+            "ValueError: \"it's\" does not appear to be an IPv4 or IPv6 address"
+        );
         assert_eq!(
             err("http://exa\u{2100}mple.com/"),
             "ValueError: netloc 'exa\u{2100}mple.com' contains invalid characters under NFKC normalization"

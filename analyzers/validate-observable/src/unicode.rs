@@ -76,7 +76,10 @@ pub enum Script {
 fn lookup<T: Copy>(table: &[(u32, u32, T)], c: char) -> Option<T> {
     let cp = u32::from(c);
     let i = table.partition_point(|&(_, end, _)| end < cp);
-    table.get(i).filter(|&&(start, _, _)| start <= cp).map(|&(_, _, v)| v)
+    table
+        .get(i)
+        .filter(|&&(start, _, _)| start <= cp)
+        .map(|&(_, _, v)| v)
 }
 
 /// Whether one of the sorted, disjoint ranges of `table` holds `c`.
@@ -138,7 +141,11 @@ pub fn is_python_printable(c: char) -> bool {
 /// holds a single quote and no double quote, backslash escapes for the quote, the backslash,
 /// `\t`, `\n`, `\r`, and `\x`/`\u`/`\U` escapes for what is not printable.
 pub fn python_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -150,7 +157,9 @@ pub fn python_repr(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            _ if c.is_ascii() && (c < ' ' || c == '\x7f') => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            _ if c.is_ascii() && (c < ' ' || c == '\x7f') => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)))
+            }
             _ if c.is_ascii() || is_python_printable(c) => out.push(c),
             _ if u32::from(c) <= 0xff => out.push_str(&format!("\\x{:02x}", u32::from(c))),
             _ if u32::from(c) <= 0xffff => out.push_str(&format!("\\u{:04x}", u32::from(c))),
@@ -184,6 +193,9 @@ mod tests {
         assert_eq!(python_repr("foo"), "'foo'");
         assert_eq!(python_repr("it's"), "\"it's\"");
         assert_eq!(python_repr("a'\"b"), "'a\\'\"b'");
-        assert_eq!(python_repr("\u{1}\u{7f}\u{a0}\u{200e}é\u{e0000}"), "'\\x01\\x7f\\xa0\\u200eé\\U000e0000'");
+        assert_eq!(
+            python_repr("\u{1}\u{7f}\u{a0}\u{200e}é\u{e0000}"),
+            "'\\x01\\x7f\\xa0\\u200eé\\U000e0000'"
+        );
     }
 }

@@ -43,10 +43,17 @@ fn is_host_char(c: char) -> bool {
 
 /// The first bidirectional control the original looks for that `value` holds, in its order.
 fn bidi_override(value: &str) -> Option<String> {
-    ['\u{202E}', '\u{202D}', '\u{200E}', '\u{200F}', '\u{2066}', '\u{2067}']
-        .into_iter()
-        .find(|&c| value.contains(c))
-        .map(|c| format!("Contains Unicode bidirectional override character U+{:04X}", u32::from(c)))
+    [
+        '\u{202E}', '\u{202D}', '\u{200E}', '\u{200F}', '\u{2066}', '\u{2067}',
+    ]
+    .into_iter()
+    .find(|&c| value.contains(c))
+    .map(|c| {
+        format!(
+            "Contains Unicode bidirectional override character U+{:04X}",
+            u32::from(c)
+        )
+    })
 }
 
 /// `^(?!-)([A-Za-z0-9-]{1,63}(?<!-)\.)+[A-Za-z]{<min_tld>,<max_tld>}$` on the `$` body.
@@ -56,12 +63,16 @@ fn is_dotted_name(s: &str, min_tld: usize, max_tld: usize) -> bool {
         return false;
     }
     let labels: Vec<&str> = body.split('.').collect();
-    let Some((tld, rest)) = labels.split_last() else { return false };
+    let Some((tld, rest)) = labels.split_last() else {
+        return false;
+    };
     !rest.is_empty()
         && (min_tld..=max_tld).contains(&tld.len())
         && tld.bytes().all(|b| b.is_ascii_alphabetic())
         && rest.iter().all(|l| {
-            (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.ends_with('-')
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.ends_with('-')
         })
 }
 
@@ -92,20 +103,39 @@ pub fn ip(value: &str) -> Value {
 /// `validate_domain`.
 pub fn domain(value: &str) -> Value {
     let Ok(ascii) = idna2008::encode(value) else {
-        return report("invalid", "Domain", value, Some(("reason", "Invalid internationalized domain name")));
+        return report(
+            "invalid",
+            "Domain",
+            value,
+            Some(("reason", "Invalid internationalized domain name")),
+        );
     };
     if value.starts_with("xn--") {
-        let reason = "Domain uses Punycode, which may indicate an internationalized domain name (IDN)";
+        let reason =
+            "Domain uses Punycode, which may indicate an internationalized domain name (IDN)";
         return report("suspicious", "Domain", value, Some(("reason", reason)));
     }
     if ascii.chars().count() > 255 {
-        return report("invalid", "Domain", value, Some(("reason", "Exceeds maximum length of 255 characters")));
+        return report(
+            "invalid",
+            "Domain",
+            value,
+            Some(("reason", "Exceeds maximum length of 255 characters")),
+        );
     }
     if !is_dotted_name(&ascii, 2, 6) {
         return report("invalid", "Domain", value, None);
     }
     if has_char_outside(value, is_host_char) {
-        return report("suspicious", "Domain", value, Some(("reason", "Domain is valid but contains IDN or unusual characters")));
+        return report(
+            "suspicious",
+            "Domain",
+            value,
+            Some((
+                "reason",
+                "Domain is valid but contains IDN or unusual characters",
+            )),
+        );
     }
     report("valid", "Domain", value, None)
 }
@@ -113,21 +143,38 @@ pub fn domain(value: &str) -> Value {
 /// `validate_url`; a URL without scheme and netloc is validated as a domain.
 pub fn url(value: &str) -> Result<Value, PyException> {
     if let Some(reason) = bidi_override(value) {
-        return Ok(report("suspicious", "URL", value, Some(("reason", &reason))));
+        return Ok(report(
+            "suspicious",
+            "URL",
+            value,
+            Some(("reason", &reason)),
+        ));
     }
     let parsed = urlsplit(value)?;
     if parsed.scheme.is_empty() && parsed.netloc.is_empty() {
         return Ok(domain(value));
     }
     if parsed.scheme.is_empty() || parsed.netloc.is_empty() {
-        return Ok(report("invalid", "URL", value, Some(("reason", "Malformed or missing scheme/netloc"))));
+        return Ok(report(
+            "invalid",
+            "URL",
+            value,
+            Some(("reason", "Malformed or missing scheme/netloc")),
+        ));
     }
     if parsed.netloc.starts_with("xn--") {
         let reason = "URL contains a Punycode domain, which may indicate an internationalized domain name (IDN)";
         return Ok(report("suspicious", "URL", value, Some(("reason", reason))));
     }
-    if has_char_outside(value, |c| c.is_ascii_alphanumeric() || ":/?&=._-".contains(c)) {
-        return Ok(report("suspicious", "URL", value, Some(("reason", "Contains unusual characters"))));
+    if has_char_outside(value, |c| {
+        c.is_ascii_alphanumeric() || ":/?&=._-".contains(c)
+    }) {
+        return Ok(report(
+            "suspicious",
+            "URL",
+            value,
+            Some(("reason", "Contains unusual characters")),
+        ));
     }
     Ok(report("valid", "URL", value, None))
 }
@@ -135,17 +182,28 @@ pub fn url(value: &str) -> Result<Value, PyException> {
 /// `validate_fqdn`.
 pub fn fqdn(value: &str) -> Value {
     if value.chars().count() > 255 {
-        return report("invalid", "FQDN", value, Some(("reason", "Exceeds maximum length of 255 characters")));
+        return report(
+            "invalid",
+            "FQDN",
+            value,
+            Some(("reason", "Exceeds maximum length of 255 characters")),
+        );
     }
     if value.starts_with("xn--") {
-        let reason = "FQDN uses Punycode, which may indicate an internationalized domain name (IDN)";
+        let reason =
+            "FQDN uses Punycode, which may indicate an internationalized domain name (IDN)";
         return report("suspicious", "FQDN", value, Some(("reason", reason)));
     }
     if !is_dotted_name(value, 2, usize::MAX) {
         return report("invalid", "FQDN", value, None);
     }
     if has_char_outside(value, is_host_char) {
-        return report("suspicious", "FQDN", value, Some(("reason", "Contains unusual characters")));
+        return report(
+            "suspicious",
+            "FQDN",
+            value,
+            Some(("reason", "Contains unusual characters")),
+        );
     }
     report("valid", "FQDN", value, None)
 }
@@ -153,10 +211,16 @@ pub fn fqdn(value: &str) -> Value {
 /// `^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`.
 fn is_email(s: &str) -> bool {
     let body = dollar_body(s);
-    let Some((local, domain)) = body.split_once('@') else { return false };
-    let Some((host, tld)) = domain.rsplit_once('.') else { return false };
+    let Some((local, domain)) = body.split_once('@') else {
+        return false;
+    };
+    let Some((host, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
     !local.is_empty()
-        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
         && !host.is_empty()
         && host.chars().all(is_host_char)
         && tld.len() >= 2
@@ -169,13 +233,23 @@ pub fn mail(value: &str) -> Value {
         return report("suspicious", "Email", value, Some(("reason", &reason)));
     }
     if value.chars().count() > 254 {
-        return report("invalid", "Email", value, Some(("reason", "Exceeds maximum length of 254 characters")));
+        return report(
+            "invalid",
+            "Email",
+            value,
+            Some(("reason", "Exceeds maximum length of 254 characters")),
+        );
     }
     if !is_email(value) {
         return report("invalid", "Email", value, None);
     }
     if has_char_outside(value, |c| c.is_ascii_alphanumeric() || "@._%+-".contains(c)) {
-        return report("suspicious", "Email", value, Some(("reason", "Contains unusual characters")));
+        return report(
+            "suspicious",
+            "Email",
+            value,
+            Some(("reason", "Contains unusual characters")),
+        );
     }
     report("valid", "Email", value, None)
 }
@@ -204,13 +278,25 @@ pub fn hash(value: &str) -> Value {
 /// dot, so the first run must be exactly the whole run between the two dots.
 fn has_double_extension(s: &str) -> bool {
     let chars: Vec<char> = s.chars().collect();
-    chars.iter().enumerate().filter(|&(_, &c)| c == '.').any(|(i, _)| {
-        let run = chars[i + 1..].iter().take_while(|&&c| is_python_word(c)).count();
-        let next = i + 1 + run;
-        (2..=4).contains(&run)
-            && chars.get(next) == Some(&'.')
-            && chars[next + 1..].iter().take(2).filter(|&&c| is_python_word(c)).count() == 2
-    })
+    chars
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == '.')
+        .any(|(i, _)| {
+            let run = chars[i + 1..]
+                .iter()
+                .take_while(|&&c| is_python_word(c))
+                .count();
+            let next = i + 1 + run;
+            (2..=4).contains(&run)
+                && chars.get(next) == Some(&'.')
+                && chars[next + 1..]
+                    .iter()
+                    .take(2)
+                    .filter(|&&c| is_python_word(c))
+                    .count()
+                    == 2
+        })
 }
 
 /// `validate_filename`.
@@ -219,13 +305,31 @@ pub fn filename(value: &str) -> Value {
         return report("suspicious", "Filename", value, Some(("reason", &reason)));
     }
     if value.chars().count() > 255 {
-        return report("invalid", "Filename", value, Some(("reason", "Exceeds maximum length of 255 characters")));
+        return report(
+            "invalid",
+            "Filename",
+            value,
+            Some(("reason", "Exceeds maximum length of 255 characters")),
+        );
     }
     if value.contains(['<', '>', ':', '"', '/', '\\', '|', '?', '*']) {
-        return report("invalid", "Filename", value, Some(("reason", "Contains invalid characters")));
+        return report(
+            "invalid",
+            "Filename",
+            value,
+            Some(("reason", "Contains invalid characters")),
+        );
     }
     if has_double_extension(value) {
-        return report("suspicious", "Filename", value, Some(("reason", "Contains multiple extensions that may confuse users")));
+        return report(
+            "suspicious",
+            "Filename",
+            value,
+            Some((
+                "reason",
+                "Contains multiple extensions that may confuse users",
+            )),
+        );
     }
     report("valid", "Filename", value, None)
 }
@@ -236,17 +340,32 @@ pub fn uri_path(value: &str) -> Result<Value, PyException> {
     if urlsplit(value)?.path.starts_with('/') {
         Ok(report("valid", "URI Path", value, None))
     } else {
-        Ok(report("invalid", "URI Path", value, Some(("reason", "Does not start with '/' or is malformed"))))
+        Ok(report(
+            "invalid",
+            "URI Path",
+            value,
+            Some(("reason", "Does not start with '/' or is malformed")),
+        ))
     }
 }
 
 /// `validate_user_agent`.
 pub fn user_agent(value: &str) -> Value {
     if value.chars().count() > 512 {
-        return report("invalid", "User-Agent", value, Some(("reason", "Exceeds maximum length of 512 characters")));
+        return report(
+            "invalid",
+            "User-Agent",
+            value,
+            Some(("reason", "Exceeds maximum length of 512 characters")),
+        );
     }
     if value.chars().any(|c| c <= '\x1f' || c == '\x7f') {
-        return report("invalid", "User-Agent", value, Some(("reason", "Contains control characters")));
+        return report(
+            "invalid",
+            "User-Agent",
+            value,
+            Some(("reason", "Contains control characters")),
+        );
     }
     report("valid", "User-Agent", value, None)
 }
@@ -272,14 +391,23 @@ mod tests {
     use super::*;
 
     fn status(v: &Value) -> (&str, Option<&str>) {
-        (v["status"].as_str().unwrap(), v.get("reason").or(v.get("note")).and_then(Value::as_str))
+        (
+            v["status"].as_str().unwrap(),
+            v.get("reason").or(v.get("note")).and_then(Value::as_str),
+        )
     }
 
     #[test]
     fn python_dollar_accepts_one_final_newline() {
-        assert_eq!(status(&fqdn("a.example.com\n")), ("suspicious", Some("Contains unusual characters")));
+        assert_eq!(
+            status(&fqdn("a.example.com\n")),
+            ("suspicious", Some("Contains unusual characters"))
+        );
         assert_eq!(status(&fqdn("a.example.com\n\n")), ("invalid", None));
-        assert_eq!(status(&hash("d41d8cd98f00b204e9800998ecf8427e\n")).0, "valid");
+        assert_eq!(
+            status(&hash("d41d8cd98f00b204e9800998ecf8427e\n")).0,
+            "valid"
+        );
         assert_eq!(status(&mail("a@b.co\n")).0, "suspicious");
     }
 

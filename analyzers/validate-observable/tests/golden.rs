@@ -18,7 +18,12 @@ use sha2::{Digest, Sha256};
 const BIN: &str = env!("CARGO_BIN_EXE_ValidateObservable");
 
 /// Case files that are not part of the job input.
-const NOT_INPUT: [&str; 4] = ["expected.json", "expected.json.gz", "generate.py", ".gitignore"];
+const NOT_INPUT: [&str; 4] = [
+    "expected.json",
+    "expected.json.gz",
+    "generate.py",
+    ".gitignore",
+];
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -27,15 +32,23 @@ fn corpus() -> PathBuf {
 /// Writes a large case's input (and its golden, from the committed `.gz`) when absent.
 fn generate_if_needed(case: &Path) {
     let generator = case.join("generate.py");
-    if generator.exists() && !(case.join("input.json").exists() && case.join("expected.json").exists()) {
-        let status = Command::new("python3").arg("generate.py").current_dir(case).status().expect("python3 runs");
+    if generator.exists()
+        && !(case.join("input.json").exists() && case.join("expected.json").exists())
+    {
+        let status = Command::new("python3")
+            .arg("generate.py")
+            .current_dir(case)
+            .status()
+            .expect("python3 runs");
         assert!(status.success(), "{}: generate.py failed", case.display());
     }
 }
 
 /// Replaces each file artifact's name by the sha256 of the file it names in `output`.
 fn normalise(report: &mut Value, output: &Path) {
-    let Some(artifacts) = report.get_mut("artifacts").and_then(Value::as_array_mut) else { return };
+    let Some(artifacts) = report.get_mut("artifacts").and_then(Value::as_array_mut) else {
+        return;
+    };
     for artifact in artifacts {
         if artifact["dataType"] == "file"
             && let Some(name) = artifact.get("file").and_then(Value::as_str)
@@ -64,12 +77,17 @@ fn run_case(case: &Path) -> Option<String> {
             fs::copy(entry.path(), input.join(&name)).expect("copy input");
         }
     }
-    let status = Command::new(BIN).arg(job.path()).status().expect("analyzer runs");
+    let status = Command::new(BIN)
+        .arg(job.path())
+        .status()
+        .expect("analyzer runs");
     let text = fs::read_to_string(output.join("output.json")).expect("output.json written");
     let mut actual: Value = serde_json::from_str(&text).expect("output.json is JSON");
     normalise(&mut actual, &output);
-    let expected: Value =
-        serde_json::from_str(&fs::read_to_string(case.join("expected.json")).expect("expected.json")).expect("golden is JSON");
+    let expected: Value = serde_json::from_str(
+        &fs::read_to_string(case.join("expected.json")).expect("expected.json"),
+    )
+    .expect("golden is JSON");
     let crashed = expected["success"] == false && expected.get("input").is_none();
     if crashed && let Some(report) = actual.as_object_mut() {
         report.remove("input");
@@ -79,8 +97,17 @@ fn run_case(case: &Path) -> Option<String> {
         return Some(format!("exit status {status}, expected success={success}"));
     }
     // Compare the serialised forms, so that key order counts too.
-    let (a, e) = (serde_json::to_string_pretty(&actual).unwrap(), serde_json::to_string_pretty(&expected).unwrap());
-    (a != e).then(|| format!("report differs\n--- expected\n{}\n--- actual\n{}", cut(&e), cut(&a)))
+    let (a, e) = (
+        serde_json::to_string_pretty(&actual).unwrap(),
+        serde_json::to_string_pretty(&expected).unwrap(),
+    );
+    (a != e).then(|| {
+        format!(
+            "report differs\n--- expected\n{}\n--- actual\n{}",
+            cut(&e),
+            cut(&a)
+        )
+    })
 }
 
 /// The start of a long text, for failure messages.
@@ -91,12 +118,24 @@ fn cut(s: &str) -> &str {
 
 #[test]
 fn every_corpus_case_matches_the_original() {
-    let mut cases: Vec<PathBuf> = fs::read_dir(corpus()).expect("corpus").map(|e| e.expect("entry").path()).collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(corpus())
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 15, "the corpus has {} cases", cases.len());
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|case| run_case(case).map(|why| format!("{}: {why}", case.file_name().unwrap().to_string_lossy())))
+        .filter_map(|case| {
+            run_case(case)
+                .map(|why| format!("{}: {why}", case.file_name().unwrap().to_string_lossy()))
+        })
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
