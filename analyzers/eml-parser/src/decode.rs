@@ -146,7 +146,7 @@ pub fn decode_with_charset(data: &[u8], charset: &str) -> Option<String> {
         }
         _ => {
             let encoding = encoding_rs::Encoding::for_label(label.as_bytes())?;
-            let (text, _, _) = encoding.decode_without_bom_handling(data);
+            let (text, _) = encoding.decode_without_bom_handling(data);
             Some(text.into_owned())
         }
     }

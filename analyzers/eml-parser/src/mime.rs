@@ -4,7 +4,7 @@
 
 use crate::decode;
 use crate::pyheader::{self, Param};
-use mail_parser::{MessageParser, MessagePart, PartKind};
+use mail_parser::{Message, MessageParser, PartType};
 
 /// What a part holds.
 #[derive(Debug)]
@@ -29,36 +29,49 @@ pub struct Part {
 /// Parses a whole message; an input mail-parser cannot read at all becomes a part without
 /// headers whose body is the whole input, as Python's parser treats it.
 pub fn parse(raw: &[u8]) -> Part {
-    match MessageParser::new().parse(raw) {
-        Some(message) => convert(message.root().root_part()),
-        None => Part { headers: Vec::new(), content: Content::Leaf(raw.to_vec()) },
+    match MessageParser::default().parse(raw) {
+        Some(message) if !message.parts.is_empty() => convert(&message, 0),
+        _ => Part { headers: Vec::new(), content: Content::Leaf(raw.to_vec()) },
     }
 }
 
-fn convert(part: MessagePart<'_>) -> Part {
-    let headers = part
-        .headers()
-        .iter()
-        .map(|h| (h.raw_name().to_string(), pyheader::raw_value(h.raw_value())))
-        .collect();
-    let content = match part.kind() {
-        PartKind::Multipart => Content::Multipart(part.children().map(convert).collect()),
-        PartKind::Message(nested) => {
-            let bytes = nested.raw().to_vec();
-            // Python's generator writes the embedded message back with LF line endings.
-            let mut data = Vec::with_capacity(bytes.len());
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                    continue;
-                }
-                data.push(bytes[i]);
-                i += 1;
-            }
-            Content::Message(Box::new(convert(nested.root_part())), data)
+/// The bytes of `message` from `start` to `end`, empty when out of range.
+fn slice<'m>(message: &'m Message<'_>, start: u32, end: u32) -> &'m [u8] {
+    message.raw_message.get(start as usize..end as usize).unwrap_or_default()
+}
+
+/// Python's generator writes an embedded message back with LF line endings.
+fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(bytes.len());
+    for (i, byte) in bytes.iter().enumerate() {
+        if *byte == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
         }
-        _ => Content::Leaf(part.raw_body().to_vec()),
+        data.push(*byte);
+    }
+    data
+}
+
+fn convert(message: &Message<'_>, id: usize) -> Part {
+    let Some(part) = message.parts.get(id) else {
+        return Part { headers: Vec::new(), content: Content::Leaf(Vec::new()) };
+    };
+    let headers = part
+        .headers
+        .iter()
+        .map(|h| {
+            let name = slice(message, h.offset_field, h.offset_start);
+            let name = String::from_utf8_lossy(name.strip_suffix(b":").unwrap_or(name)).into_owned();
+            (name, pyheader::raw_value(slice(message, h.offset_start, h.offset_end)))
+        })
+        .collect();
+    let content = match &part.body {
+        PartType::Multipart(children) => Content::Multipart(children.iter().map(|c| convert(message, *c as usize)).collect()),
+        PartType::Message(nested) => Content::Message(
+            Box::new(convert(nested, 0)),
+            crlf_to_lf(slice(message, part.offset_body, part.offset_end)),
+        ),
+        _ => Content::Leaf(slice(message, part.offset_body, part.offset_end).to_vec()),
     };
     Part { headers, content }
 }
@@ -132,10 +145,5 @@ impl Part {
             Content::Leaf(raw) => decode::decode_transfer(raw, &self.transfer_encoding()),
             _ => Vec::new(),
         }
-    }
-
-    /// True for a multipart or an embedded message (Python's `is_multipart()`).
-    pub fn is_multipart(&self) -> bool {
-        !matches!(self.content, Content::Leaf(_))
     }
 }

@@ -14,11 +14,6 @@ pub static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]{1,128}@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*").expect("email pattern")
 });
 
-/// The e-mail addresses in `text`, in order.
-pub fn emails(text: &str) -> Vec<&str> {
-    EMAIL.find_iter(text).map(|m| m.as_str()).collect()
-}
-
 fn is_word_ascii(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }

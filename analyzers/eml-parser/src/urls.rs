@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn finds_urls_like_eml_parser() {
         let html = r#"<a href="http://x.example/a?b=1&amp;c=2">x</a> see www.example.com/docs, or HTTPS://Y.example/."#;
-        assert_eq!(uri_ondata(html), vec!["https://Y.example/", "http://x.example/a?b=1&c=2", "www.example.com/docs"]);
+        assert_eq!(uri_ondata(html), vec!["http://x.example/a?b=1&c=2", "www.example.com/docs", "https://Y.example/"]);
         assert_eq!(clean_found_uri("images/logo.png"), None);
         assert_eq!(clean_found_uri("cid:logo"), None);
     }
