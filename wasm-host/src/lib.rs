@@ -1,1 +1,27 @@
-//! The wasmtime sandbox.
+//! The wasmtime sandbox that runs one WASI preview-1 command module on one job folder.
+//!
+//! A [`Sandbox`] is long-lived: it owns the wasmtime engine, the epoch ticker that drives
+//! timeouts, and a cache of compiled modules keyed by content hash (optionally backed by an
+//! on-disk directory of precompiled modules). [`Sandbox::load`] turns a `.wasm` file into a
+//! [`Module`]; [`Sandbox::run`] runs it on one input directory (read-only, `/job/input`) and one
+//! output directory (read-write, `/job/output`) under the [`Limits`] of a [`RunSpec`] and returns a
+//! [`RunRecord`]: how the guest ended ([`Outcome`]), which limit fired ([`LimitExceeded`]), the
+//! tails of stdout and stderr ([`Captured`]), wall time, fuel used and peak memory.
+//!
+//! The crate knows nothing of Cortex reports: it only knows "a module", "an input and an output
+//! directory" and "limits". The guest sees argv `[<module name>, "/job"]`, a closed stdin, only the
+//! environment the caller passes, and no other host path.
+
+mod capture;
+mod config;
+mod error;
+mod limiter;
+mod module_cache;
+mod record;
+mod sandbox;
+
+pub use config::{Limits, RunSpec, SandboxConfig};
+pub use error::{Error, Result};
+pub use module_cache::{CacheStats, Module};
+pub use record::{Captured, LimitExceeded, Outcome, RunRecord};
+pub use sandbox::{GUEST_INPUT_DIR, GUEST_JOB_DIR, GUEST_OUTPUT_DIR, Sandbox};

@@ -11,15 +11,12 @@ pub const TARGET: &str = "wasm32-wasip1";
 
 /// Environment variables of the outer build that must not leak into the guest build: flags and
 /// wrappers meant for the host target (clippy's driver, coverage instrumentation) break or slow a
-/// wasm build, and `CARGO_TARGET_DIR` is set explicitly.
+/// wasm build.
 const SCRUBBED_ENV: &[&str] = &[
     "RUSTFLAGS",
     "CARGO_ENCODED_RUSTFLAGS",
-    "CARGO_BUILD_RUSTFLAGS",
     "RUSTC_WORKSPACE_WRAPPER",
     "RUSTC_WRAPPER",
-    "CARGO_BUILD_TARGET",
-    "CARGO_BUILD_TARGET_DIR",
     "CARGO_LLVM_COV",
     "LLVM_PROFILE_FILE",
 ];
@@ -71,6 +68,17 @@ impl GuestBuild {
         println!("cargo:rerun-if-changed={}", source_dir.display());
 
         let mut cmd = Command::new(cargo);
+        for name in SCRUBBED_ENV {
+            cmd.env_remove(name);
+        }
+        // Profile and build settings meant for the host build (set by a developer or by cargo for
+        // the outer build) would change the guests; the ones this build needs are set below.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PROFILE_") || name.starts_with("CARGO_BUILD_") {
+                cmd.env_remove(&*name);
+            }
+        }
         cmd.current_dir(&manifest_dir)
             .args(["build", "--target", TARGET, "--package", &self.package])
             .args(["--message-format", "json-render-diagnostics"])
@@ -83,9 +91,6 @@ impl GuestBuild {
             .stderr(Stdio::inherit());
         if self.release {
             cmd.arg("--release");
-        }
-        for name in SCRUBBED_ENV {
-            cmd.env_remove(name);
         }
         let mut child = cmd.spawn().map_err(Error::Spawn)?;
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -114,16 +119,21 @@ fn env_path(name: &'static str) -> Result<PathBuf> {
         .ok_or(Error::MissingEnv(name))
 }
 
-/// `<target>/<profile>/wasm-guests`: the outer build's profile directory is the parent of
-/// `build/<crate>-<hash>/out`. Keeping the guests beside the outer build (instead of inside
-/// `OUT_DIR`, which changes with every fingerprint) lets `cargo check`, `clippy` and `test` share
-/// one guest build.
+/// `<target>/wasm-guests`, where `<target>` is the outer build's target directory (honouring
+/// `CARGO_TARGET_DIR`): `OUT_DIR` is `<target>/<profile>/build/<crate>-<hash>/out`. Keeping the
+/// guests beside the outer build (instead of inside `OUT_DIR`, which changes with every
+/// fingerprint) lets `check`, `clippy`, `test` and `--release` share one guest build; the nested
+/// cargo locks only this directory, never the one the outer cargo holds.
 fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("wasm-guests");
+    }
     out_dir
         .ancestors()
         .find(|p| p.file_name().is_some_and(|n| n == "build"))
         .and_then(Path::parent)
-        .map(|profile_dir| profile_dir.join("wasm-guests"))
+        .and_then(Path::parent)
+        .map(|target_dir| target_dir.join("wasm-guests"))
         .unwrap_or_else(|| out_dir.join("wasm-guests"))
 }
 
