@@ -78,7 +78,10 @@ impl ConfigError {
         let mut path = error.path.clone();
         let problem = match &error.kind {
             Kind::UnknownField(field, expected) => {
-                path.push(field.clone());
+                // figment's path usually ends with the unknown key already.
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
                 format!("unknown key `{}` (expected one of: {})", path.join("."), expected.join(", "))
             }
             Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
