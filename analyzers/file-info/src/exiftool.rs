@@ -60,6 +60,12 @@ fn by_magic(data: &[u8], tags: &mut Map<String, Value>) -> Option<String> {
         (b"Rar!\x1a\x07", "RAR"),
     ];
     if let Some((_, name)) = SIGNATURES.iter().find(|(sig, _)| data.starts_with(sig)) {
+        match *name {
+            "PNG" => crate::exif_tags::png_tags(data, tags),
+            "GZIP" => crate::exif_tags::gzip_tags(data, tags),
+            "ZIP" => crate::exif_tags::zip_tags(data, tags),
+            _ => {}
+        }
         return Some((*name).to_owned());
     }
     if data.starts_with(b"MZ") && data.len() >= 0x40 {
@@ -112,9 +118,13 @@ fn dos_or_windows(data: &[u8], tags: &mut Map<String, Value>) -> String {
         u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
     });
     let header = data.get(lfanew..).unwrap_or(&[]);
-    if header.starts_with(b"PE") && header.len() >= 24 {
-        let machine = u16::from_le_bytes([header[4], header[5]]);
-        let flags = u16::from_le_bytes([header[22], header[23]]);
+    if header.starts_with(b"PE") {
+        let le16 = |o: usize| {
+            header
+                .get(o..o + 2)
+                .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let (machine, flags) = (le16(4), le16(22));
         // ExifTool calls a PE "Win64" when the name of its machine type contains "64".
         let bits = if matches!(machine, 0x8664 | 0x0200 | 0xaa64 | 0x0284) {
             "Win64"
@@ -122,6 +132,7 @@ fn dos_or_windows(data: &[u8], tags: &mut Map<String, Value>) -> String {
             "Win32"
         };
         let kind = if flags & 0x2000 != 0 { "DLL" } else { "EXE" };
+        crate::exif_tags::pe_tags(data, lfanew, tags);
         return format!("{bits} {kind}");
     }
     if header.starts_with(b"NE") && header.len() >= 0x40 {

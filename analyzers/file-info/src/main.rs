@@ -7,6 +7,7 @@
 //! FLOSS) are not ported; `README.md` lists them and every other difference.
 
 mod encoding;
+mod exif_tags;
 mod exiftool;
 mod hashes;
 mod magic;
