@@ -2,53 +2,21 @@
 //! `cortexutils` 2.2.1 (`tests/parity/oracle.py`) and through the SDK, and requires the same exit
 //! status and a byte-identical `output.json` (so the same `artifacts`, `summary`, `operations`,
 //! failure reports and key order), case by case. Where cortexutils crashes with an uncaught
-//! exception, the SDK must write a failure report carrying the exception's message. A second
-//! test compares the extractor on thousands of generated strings.
+//! exception, the SDK must write a failure report carrying the exception's message.
+//! `parity_strings.rs` compares the extractor on thousands of generated strings.
 //!
 //! The test fails (it never skips) when `python3` or `cortexutils` 2.2.1 is missing.
 
-use std::io::Write;
+#[path = "parity/oracle.rs"]
+mod oracle;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
+
+use oracle::{PARITY_DIR, oracle};
 
 use cortex_sdk::serde_json::{self, Map, Value, json};
 use cortex_sdk::{Analyze, Analyzer, Error, Hooks, Respond, Responder, Result, WorkerOptions};
-
-const PARITY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/parity");
-
-/// Runs the oracle with `args`, feeding `stdin`, and returns its standard output as JSON.
-fn oracle(args: &[&str], stdin: &str) -> Value {
-    let script = Path::new(PARITY_DIR).join("oracle.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): install Python 3 and `pip install cortexutils==2.2.1`"
-            )
-        });
-    let mut pipe = child.stdin.take().expect("piped stdin");
-    let input = stdin.to_owned();
-    // Writing on another thread keeps a large input from deadlocking against a full stdout.
-    let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
-    let out = child.wait_with_output().expect("waiting for python3");
-    writer
-        .join()
-        .expect("stdin writer")
-        .expect("writing the oracle's stdin");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        panic!(
-            "the parity oracle needs cortexutils 2.2.1: {stderr}(pip install cortexutils==2.2.1)"
-        );
-    }
-    assert!(out.status.success(), "oracle.py {args:?} failed: {stderr}");
-    serde_json::from_slice(&out.stdout).expect("the oracle prints JSON")
-}
 
 /// The corpus files, sorted so the order is the same on every machine.
 fn corpus_files() -> Vec<PathBuf> {
