@@ -8,6 +8,9 @@
 //! `input/input.json` last, so that a worker never sees a half-made folder's input.
 
 use crate::input::JobInput;
+use crate::output_dir::remove_tree;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -288,10 +291,24 @@ impl JobFolder {
             .map(|name| self.input_dir().join(name))
     }
 
-    /// Removes the whole folder (never following a symlink inside it).
+    /// Removes the whole folder, never following a symlink inside it and without recursion, so
+    /// that whatever a worker left in `output/` (even before [`crate::finalise`] ran) cannot
+    /// make the runner touch anything else or overflow its stack.
     pub fn remove(self) -> Result<()> {
-        fs::remove_dir_all(&self.path).map_err(|source| FolderError::Remove {
-            path: self.path,
+        let remove = || -> io::Result<()> {
+            let dir = Dir::open_ambient_dir(&self.path, ambient_authority())?;
+            for entry in dir.entries()?.collect::<io::Result<Vec<_>>>()? {
+                if entry.file_type()?.is_dir() {
+                    remove_tree(&dir, &entry.file_name())?;
+                } else {
+                    dir.remove_file(entry.file_name())?;
+                }
+            }
+            drop(dir);
+            fs::remove_dir(&self.path)
+        };
+        remove().map_err(|source| FolderError::Remove {
+            path: self.path.clone(),
             source,
         })
     }

@@ -91,7 +91,7 @@ impl OutputDir {
                 kind.to_owned()
             };
             let result = if file_type.is_dir() {
-                self.remove_tree(&name)
+                remove_tree(&self.dir, &name)
             } else {
                 self.dir.remove_file(&name)
             };
@@ -104,40 +104,6 @@ impl OutputDir {
             }
             self.removed
                 .insert(name.to_string_lossy().into_owned(), kind);
-        }
-        Ok(())
-    }
-
-    /// Removes the directory `name` and everything below it without recursion and without
-    /// following a link: each subdirectory is first renamed to the top of `output/` and queued,
-    /// so that any depth of nesting costs neither stack nor more than two open descriptors.
-    fn remove_tree(&self, name: &OsStr) -> io::Result<()> {
-        let mut queue = vec![name.to_owned()];
-        while let Some(current) = queue.pop() {
-            // A worker may have left a directory without write or search permission for us.
-            let _ = self
-                .dir
-                .set_permissions(&current, Permissions::from_mode(0o700));
-            let sub = self.dir.open_dir(&current)?;
-            loop {
-                // The names are collected first: POSIX leaves unspecified what `readdir` returns
-                // for entries removed while it runs.
-                let children: Vec<_> = sub.entries()?.collect::<io::Result<_>>()?;
-                if children.is_empty() {
-                    break;
-                }
-                for child in children {
-                    if child.file_type()?.is_dir() {
-                        let moved = format!(".runner-removing-{}", rand::random::<u64>());
-                        sub.rename(child.file_name(), &self.dir, &moved)?;
-                        queue.push(moved.into());
-                    } else {
-                        sub.remove_file(child.file_name())?;
-                    }
-                }
-            }
-            drop(sub);
-            self.dir.remove_dir(&current)?;
         }
         Ok(())
     }
@@ -207,6 +173,40 @@ impl OutputDir {
         }
         written
     }
+}
+
+/// Removes the directory `name` in `top` and everything below it without recursion and without
+/// following a link: each subdirectory is first renamed to the top level of `top` and queued, so
+/// that any depth of nesting costs neither stack nor more than two open descriptors. (The
+/// recursive removers of std and cap-std overflow a small stack on a few thousand levels, which
+/// a worker can make without any path ever being long.)
+pub(crate) fn remove_tree(top: &Dir, name: &OsStr) -> io::Result<()> {
+    let mut queue = vec![name.to_owned()];
+    while let Some(current) = queue.pop() {
+        // A worker may have left a directory without write or search permission for us.
+        let _ = top.set_permissions(&current, Permissions::from_mode(0o700));
+        let sub = top.open_dir(&current)?;
+        loop {
+            // The names are collected first: POSIX leaves unspecified what `readdir` returns
+            // for entries removed while it runs.
+            let children: Vec<_> = sub.entries()?.collect::<io::Result<_>>()?;
+            if children.is_empty() {
+                break;
+            }
+            for child in children {
+                if child.file_type()?.is_dir() {
+                    let moved = format!(".runner-removing-{}", rand::random::<u64>());
+                    sub.rename(child.file_name(), top, &moved)?;
+                    queue.push(moved.into());
+                } else {
+                    sub.remove_file(child.file_name())?;
+                }
+            }
+        }
+        drop(sub);
+        top.remove_dir(&current)?;
+    }
+    Ok(())
 }
 
 /// Reads at most `limit` bytes; `None` if there were more.

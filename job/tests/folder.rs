@@ -240,15 +240,42 @@ fn open_names_the_path_and_the_problem() {
 }
 
 #[test]
-fn remove_deletes_the_folder_but_not_what_its_symlinks_point_to() {
+fn remove_deletes_the_folder_but_not_what_its_symlinks_point_to_and_never_recurses() {
     let root = tempfile::tempdir().unwrap();
-    let keep = root.path().join("keep.txt");
-    fs::write(&keep, "keep").unwrap();
+    let keep = root.path().join("keep");
+    fs::create_dir(&keep).unwrap();
+    fs::write(keep.join("k.txt"), "keep").unwrap();
     let folder =
         JobFolder::create(root.path(), "r", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
-    std::os::unix::fs::symlink(&keep, folder.output_dir().join("link")).unwrap();
+    std::os::unix::fs::symlink(keep.join("k.txt"), folder.output_dir().join("link")).unwrap();
+    std::os::unix::fs::symlink(&keep, folder.output_dir().join("dirlink")).unwrap();
+    let mut dir =
+        cap_std::fs::Dir::open_ambient_dir(folder.output_dir(), cap_std::ambient_authority())
+            .unwrap();
+    for _ in 0..3_000 {
+        dir.create_dir("d").unwrap();
+        dir = dir.open_dir("d").unwrap();
+    }
+    dir.write("leaf", "x").unwrap();
+    drop(dir);
     let path = folder.path().to_owned();
-    folder.remove().unwrap();
+
+    // Run on a small stack: a recursive remover overflows it on 3,000 levels.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn_scoped(scope, || folder.remove())
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+
     assert!(!path.exists());
-    assert_eq!(fs::read_to_string(&keep).unwrap(), "keep");
+    assert_eq!(fs::read_to_string(keep.join("k.txt")).unwrap(), "keep");
+    assert_eq!(
+        fs::read_dir(root.path()).unwrap().count(),
+        1,
+        "only keep/ is left"
+    );
 }
