@@ -1,0 +1,314 @@
+//! Throughput and latency of the full per-job path (folder, run, finalise, read back), for sizing
+//! policies and for the README's performance figures.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cortex_job::{EndStatus, FinaliseOptions, JobFolder, JobInput, WorkerEnd};
+use serde::Serialize;
+use wasm_host::{Limits, Module, Sandbox};
+
+use crate::sandbox_run;
+
+/// Errors that stop a benchmark before it produces figures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The job root could not be created or inspected.
+    #[error("job root {path}: {source}")]
+    JobRoot {
+        /// The job root.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// A job folder could not be created.
+    #[error("creating a job folder")]
+    Folder(#[source] cortex_job::FolderError),
+    /// A sandboxed job failed on the host side.
+    #[error(transparent)]
+    Sandbox(#[from] sandbox_run::Error),
+    /// The comparison process could not be started.
+    #[error("starting `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why it could not start.
+        source: std::io::Error,
+    },
+    /// Reading the final report back failed.
+    #[error("reading back {path}: {source}")]
+    ReadBack {
+        /// The report file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to run and how often.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Number of jobs.
+    pub jobs: usize,
+    /// Jobs in flight at once.
+    pub concurrency: usize,
+    /// Where job folders are created (use tmpfs, e.g. `/dev/shm`, for figures that compare).
+    pub job_root: PathBuf,
+    /// The observable of every job.
+    pub data: String,
+    /// Its Cortex data type.
+    pub data_type: String,
+    /// Sandbox limits of every job.
+    pub limits: Limits,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Latency {
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Slowest job.
+    pub max: u64,
+}
+
+/// Figures of one benchmark run of one executor (the sandbox or a spawned process).
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    /// Jobs run.
+    pub jobs: usize,
+    /// Jobs in flight at once.
+    pub concurrency: usize,
+    /// Wall time of the whole run, seconds.
+    pub wall_s: f64,
+    /// Jobs per second over the whole run.
+    pub jobs_per_s: f64,
+    /// Per-job latency, microseconds.
+    pub latency_us: Latency,
+    /// Jobs whose final report was not `success: true`.
+    pub failures: usize,
+}
+
+/// Computes percentiles of `samples` (sorted in place) with the nearest-rank method.
+pub fn latency(samples: &mut [Duration]) -> Latency {
+    samples.sort_unstable();
+    let rank = |p: f64| -> u64 {
+        if samples.is_empty() {
+            return 0;
+        }
+        let idx = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[idx].as_micros() as u64
+    };
+    Latency {
+        p50: rank(0.50),
+        p90: rank(0.90),
+        p99: rank(0.99),
+        max: rank(1.0),
+    }
+}
+
+/// The `input.json` every benchmark job gets.
+fn bench_input(opts: &BenchOptions) -> JobInput {
+    JobInput::new(opts.data_type.as_str(), opts.data.as_str())
+}
+
+/// Runs `opts.jobs` jobs of `module` through the sandbox, `opts.concurrency` at a time.
+pub async fn run_sandbox(
+    sandbox: &Sandbox,
+    module: &Module,
+    opts: &BenchOptions,
+) -> Result<Figures> {
+    let sandbox = sandbox.clone();
+    let module = module.clone();
+    run_jobs(opts, move |folder, opts| {
+        let sandbox = sandbox.clone();
+        let module = module.clone();
+        async move {
+            let done = sandbox_run::run_and_finalise(
+                &sandbox,
+                &module,
+                &folder,
+                Vec::new(),
+                opts.limits.clone(),
+                &FinaliseOptions::default(),
+            )
+            .await?;
+            Ok(done.finalised.success)
+        }
+    })
+    .await
+}
+
+/// Runs the same jobs as a process per job (`program args... <job folder>`, Cortex's process
+/// runner model), finalising each folder the same way.
+pub async fn run_process(program: &[String], opts: &BenchOptions) -> Result<Figures> {
+    let program: Arc<Vec<String>> = Arc::new(program.to_vec());
+    run_jobs(opts, move |folder, _opts| {
+        let program = program.clone();
+        async move {
+            let output = tokio::process::Command::new(&program[0])
+                .args(&program[1..])
+                .arg(folder.path())
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .map_err(|source| Error::Spawn {
+                    program: program[0].clone(),
+                    source,
+                })?;
+            let end = WorkerEnd {
+                status: EndStatus::Exited(output.status.code().unwrap_or(-1)),
+                stdout_tail: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr_tail: String::from_utf8_lossy(&output.stderr).into_owned(),
+            };
+            let finalised = cortex_job::finalise(&folder, &end, &FinaliseOptions::default())
+                .map_err(sandbox_run::Error::from)?;
+            Ok(finalised.success)
+        }
+    })
+    .await
+}
+
+/// The shared job loop: create the folder, run `job`, read the report back, remove the folder.
+async fn run_jobs<F, Fut>(opts: &BenchOptions, job: F) -> Result<Figures>
+where
+    F: Fn(JobFolder, Arc<BenchOptions>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool>> + Send,
+{
+    std::fs::create_dir_all(&opts.job_root).map_err(|source| Error::JobRoot {
+        path: opts.job_root.clone(),
+        source,
+    })?;
+    let opts = Arc::new(opts.clone());
+    let input = Arc::new(bench_input(&opts));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..opts.concurrency.max(1) {
+        let (opts, input, next, job) = (opts.clone(), input.clone(), next.clone(), job.clone());
+        workers.spawn(async move {
+            let mut samples = Vec::new();
+            let mut failures = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= opts.jobs {
+                    break;
+                }
+                let t0 = Instant::now();
+                let folder = JobFolder::create(&opts.job_root, &format!("bench{i}"), &input, None)
+                    .map_err(Error::Folder)?;
+                let report_path = folder.output_dir().join("output.json");
+                let success = job(folder.clone(), opts.clone()).await?;
+                let bytes = std::fs::read(&report_path).map_err(|source| Error::ReadBack {
+                    path: report_path.clone(),
+                    source,
+                })?;
+                let report: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::ReadBack {
+                        path: report_path.clone(),
+                        source: e.into(),
+                    })?;
+                samples.push(t0.elapsed());
+                if !success || report.get("success") != Some(&serde_json::Value::Bool(true)) {
+                    failures += 1;
+                }
+                // A folder that cannot be removed must not stop the measurement; the job root
+                // is the caller's to clean.
+                let _ = folder.remove();
+            }
+            Ok::<_, Error>((samples, failures))
+        });
+    }
+    let mut samples = Vec::with_capacity(opts.jobs);
+    let mut failures = 0;
+    while let Some(joined) = workers.join_next().await {
+        let (s, f) = joined.expect("benchmark worker panicked")?;
+        samples.extend(s);
+        failures += f;
+    }
+    let wall = started.elapsed();
+    Ok(Figures {
+        jobs: samples.len(),
+        concurrency: opts.concurrency.max(1),
+        wall_s: wall.as_secs_f64(),
+        jobs_per_s: samples.len() as f64 / wall.as_secs_f64(),
+        latency_us: latency(&mut samples),
+        failures,
+    })
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM`), where Linux reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The file-system type holding `path` (e.g. `tmpfs`, `ext4`), from `/proc/self/mountinfo`.
+pub fn file_system_of(path: &Path) -> Option<String> {
+    let path = path.canonicalize().ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(usize, String)> = None;
+    for line in info.lines() {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split_whitespace().nth(4)?;
+        let fs_type = right.split_whitespace().next()?;
+        if path.starts_with(mount_point)
+            && best
+                .as_ref()
+                .is_none_or(|(len, _)| mount_point.len() >= *len)
+        {
+            best = Some((mount_point.len(), fs_type.to_string()));
+        }
+    }
+    best.map(|(_, fs)| fs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut samples: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        samples.reverse();
+        assert_eq!(
+            latency(&mut samples),
+            Latency {
+                p50: 50,
+                p90: 90,
+                p99: 99,
+                max: 100
+            }
+        );
+        assert_eq!(
+            latency(&mut []),
+            Latency {
+                p50: 0,
+                p90: 0,
+                p99: 0,
+                max: 0
+            }
+        );
+    }
+
+    #[test]
+    fn tmpfs_is_recognised() {
+        if Path::new("/dev/shm").is_dir() {
+            assert_eq!(
+                file_system_of(Path::new("/dev/shm")).as_deref(),
+                Some("tmpfs")
+            );
+        }
+        assert!(file_system_of(Path::new("/")).is_some());
+    }
+}

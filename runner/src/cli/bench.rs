@@ -1,0 +1,108 @@
+//! `cortex-runner bench`: the full per-job path of one module, many times, as one JSON object.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use super::Status;
+use cortex_runner::bench::{self, BenchOptions};
+
+/// Arguments of `cortex-runner bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The WASI preview-1 module (`.wasm`) to run.
+    #[arg(long, value_name = "PATH.wasm")]
+    module: PathBuf,
+    /// Number of jobs.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    jobs: usize,
+    /// Jobs in flight at once.
+    #[arg(long, default_value_t = 1, value_name = "C")]
+    concurrency: usize,
+    /// Where job folders are created; defaults to `/dev/shm/cortex-runner-bench` (tmpfs) when
+    /// `/dev/shm` exists, else the system temporary directory.
+    #[arg(long, value_name = "DIR")]
+    job_root: Option<PathBuf>,
+    /// The observable of every job.
+    #[arg(long, default_value = "8.8.8.8", value_name = "VALUE")]
+    data: String,
+    /// Its Cortex data type.
+    #[arg(long, default_value = "ip", value_name = "TYPE")]
+    data_type: String,
+    /// Also run the same jobs as one process per job, `PROGRAM [ARGS...] <job folder>` (Cortex's
+    /// process-runner model), e.g. the natively built analyzer or `python3 analyzer.py`; the
+    /// command is split on whitespace.
+    #[arg(long, value_name = "COMMAND")]
+    compare_process: Option<String>,
+    /// Wall-clock limit of each job, seconds.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    timeout_s: u64,
+}
+
+/// Runs the subcommand and prints the figures as one JSON object on stdout.
+pub fn run(args: BenchArgs) -> Result<Status> {
+    if args.jobs == 0 || args.concurrency == 0 {
+        bail!("--jobs and --concurrency must be at least 1");
+    }
+    let job_root = args.job_root.clone().unwrap_or_else(|| {
+        let shm = std::path::Path::new("/dev/shm");
+        if shm.is_dir() {
+            shm.join("cortex-runner-bench")
+        } else {
+            std::env::temp_dir().join("cortex-runner-bench")
+        }
+    });
+    let opts = BenchOptions {
+        jobs: args.jobs,
+        concurrency: args.concurrency,
+        job_root: job_root.clone(),
+        data: args.data.clone(),
+        data_type: args.data_type.clone(),
+        limits: wasm_host::Limits {
+            timeout: Duration::from_secs(args.timeout_s),
+            ..wasm_host::Limits::default()
+        },
+    };
+    let sandbox = wasm_host::Sandbox::new(wasm_host::SandboxConfig::default())
+        .context("starting the wasm sandbox")?;
+    let module = sandbox.load(&args.module)?;
+    let rt = super::runtime()?;
+    let wasm = rt.block_on(bench::run_sandbox(&sandbox, &module, &opts))?;
+    let peak_rss = bench::peak_rss_bytes();
+    let mut out = json!({
+        "module": args.module,
+        "job_root": job_root,
+        "file_system": bench::file_system_of(&job_root),
+        "jobs": wasm.jobs,
+        "concurrency": wasm.concurrency,
+        "wall_s": wasm.wall_s,
+        "jobs_per_s": wasm.jobs_per_s,
+        "latency_us": wasm.latency_us,
+        "failures": wasm.failures,
+        "peak_rss_bytes": peak_rss,
+    });
+    if let Some(command) = &args.compare_process {
+        let program: Vec<String> = command.split_whitespace().map(String::from).collect();
+        if program.is_empty() {
+            bail!("--compare-process needs a program");
+        }
+        let process = rt.block_on(bench::run_process(&program, &opts))?;
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        out["process"] = json!({
+            "command": command,
+            "wall_s": process.wall_s,
+            "jobs_per_s": process.jobs_per_s,
+            "latency_us": process.latency_us,
+            "failures": process.failures,
+        });
+        out["ratio"] = json!({
+            "p50_process_over_wasm": ratio(process.latency_us.p50, wasm.latency_us.p50),
+            "throughput_wasm_over_process": wasm.jobs_per_s / process.jobs_per_s,
+        });
+    }
+    super::print_json(&out)?;
+    Ok(Status::Success)
+}

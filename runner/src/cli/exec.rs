@@ -1,0 +1,77 @@
+//! `cortex-runner exec`: one module, one existing job folder, the sandbox, finalisation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::Status;
+use cortex_runner::sandbox_run;
+
+/// Arguments of `cortex-runner exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The WASI preview-1 module (`.wasm`) to run.
+    #[arg(long, value_name = "PATH.wasm")]
+    module: PathBuf,
+    /// An existing Cortex job folder (`input/input.json`, `output/`).
+    #[arg(long, value_name = "DIR")]
+    job_dir: PathBuf,
+    /// Wall-clock limit in seconds.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    timeout_s: u64,
+    /// Linear-memory limit in MiB.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    memory_mib: u64,
+    /// Optional instruction budget (wasmtime fuel units).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Environment variable for the guest (repeatable); the guest sees nothing else.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Largest `output.json` finalisation will read, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    max_output_bytes: u64,
+}
+
+/// Parses one `K=V` pair; the key must be non-empty.
+pub fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected K=V, got `{s}`")),
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: ExecArgs) -> Result<Status> {
+    // Both errors below name the path and the fix themselves.
+    let folder = cortex_job::JobFolder::open(&args.job_dir)?;
+    let sandbox = wasm_host::Sandbox::new(wasm_host::SandboxConfig {
+        // Metering costs every job some speed, so only a run that asks for a fuel limit pays it.
+        fuel_metering: args.fuel.is_some(),
+        ..wasm_host::SandboxConfig::default()
+    })
+    .context("starting the wasm sandbox")?;
+    let module = sandbox.load(&args.module)?;
+    let limits = wasm_host::Limits {
+        memory_bytes: args.memory_mib * 1024 * 1024,
+        timeout: Duration::from_secs(args.timeout_s),
+        fuel: args.fuel,
+        ..wasm_host::Limits::default()
+    };
+    let options = cortex_job::FinaliseOptions {
+        max_output_bytes: args.max_output_bytes,
+        ..cortex_job::FinaliseOptions::default()
+    };
+    let rt = super::runtime()?;
+    let done = rt.block_on(sandbox_run::run_and_finalise(
+        &sandbox, &module, &folder, args.env, limits, &options,
+    ))?;
+    super::print_json(&done.finalised.report)?;
+    Ok(if done.finalised.success {
+        Status::Success
+    } else {
+        Status::ReportFailure
+    })
+}
