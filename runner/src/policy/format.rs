@@ -66,8 +66,9 @@ pub struct PolicyFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerSection {
-    /// The name of a catalog entry this policy governs (e.g. a catalog that spells the name
-    /// differently); that entry's definition is used and its name resolves to this worker.
+    /// The name under which catalogs list this worker, when it differs (the real catalog calls
+    /// the SafeLinks decoder `MSDefenderOffice365_SafeLinksDecoder.json`). When a loaded catalog
+    /// has that entry, its definition is used and its name resolves to this worker.
     pub catalog_name: Option<String>,
     /// `analyzer` (default) or `responder`.
     pub kind: Option<WorkerKind>,

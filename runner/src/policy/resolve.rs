@@ -127,13 +127,8 @@ type KeyProblem = (&'static str, String);
 /// A policy must govern a worker some catalog defines, or define it in `[worker]`.
 fn check_worker(worker: &str, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Result<(), KeyProblem> {
     let section = file.worker.as_ref();
-    if let Some(alias) = section.and_then(|s| s.catalog_name.as_deref()) {
-        if ctx.catalog.get(alias).is_none() {
-            return Err(("worker.catalog_name", format!("`worker.catalog_name`: no catalog defines a worker named `{alias}`")));
-        }
-        return Ok(());
-    }
-    if ctx.catalog.get(worker).is_some() {
+    let alias = section.and_then(|s| s.catalog_name.as_deref());
+    if alias.is_some_and(|a| ctx.catalog.get(a).is_some()) || ctx.catalog.get(worker).is_some() {
         return Ok(());
     }
     match section.and_then(|s| s.data_types.as_ref()) {
@@ -141,14 +136,17 @@ fn check_worker(worker: &str, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Res
             Err(("worker.data_types", "`worker.data_types` must list at least one data type, found []".into()))
         }
         Some(_) => Ok(()),
-        None => Err((
-            "",
-            format!(
-                "worker `{worker}` is in no catalog ({} analyzers, {} responders loaded) and the policy does not define it (expected a [worker] section with `data_types`, or `worker.catalog_name`)",
-                ctx.catalog.count(crate::catalog::WorkerKind::Analyzer),
-                ctx.catalog.count(crate::catalog::WorkerKind::Responder),
-            ),
-        )),
+        None => {
+            let named = alias.map(|a| format!(" (nor is `{a}`, its `worker.catalog_name`)")).unwrap_or_default();
+            Err((
+                "",
+                format!(
+                    "worker `{worker}` is in no catalog{named} ({} analyzers, {} responders loaded) and the policy does not define it (expected a [worker] section with `data_types`)",
+                    ctx.catalog.count(crate::catalog::WorkerKind::Analyzer),
+                    ctx.catalog.count(crate::catalog::WorkerKind::Responder),
+                ),
+            ))
+        }
     }
 }
 
