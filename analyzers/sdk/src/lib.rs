@@ -25,7 +25,8 @@ pub use output::{DEFAULT_SECRET_PHRASES, Failure, Output, redact_secrets};
 pub use python::{lookup, truthy};
 pub use responder::{Respond, Responder};
 pub use run::{
-    run_analyzer, run_analyzer_fn, run_analyzer_with, run_responder, run_responder_with,
+    run_analyzer, run_analyzer_fn, run_analyzer_fn_with, run_analyzer_with, run_responder,
+    run_responder_with,
 };
 pub use worker::{DEFAULT_JOB_DIRECTORY, Worker, WorkerOptions};
 

@@ -11,17 +11,20 @@
 
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::thread::ThreadId;
 
 use serde_json::Value;
 
-use crate::analyzer::{Analyze, Analyzer, DefaultHooks};
+use crate::analyzer::{Analyze, Analyzer};
 use crate::error::{Error, Result};
 use crate::output::Failure;
 use crate::responder::{Respond, Responder};
 use crate::worker::WorkerOptions;
 
-/// What the panic hook needs to write a failure report: the job's redacted input and output.
-static PANIC_REPORT: Mutex<Option<Failure>> = Mutex::new(None);
+/// What the panic hook needs to write a failure report (the job's redacted input and output),
+/// and the thread running the job. A panic on another thread is left to whoever joins that
+/// thread: if it re-raises the panic, the job thread's panic writes the report.
+static PANIC_REPORT: Mutex<Option<(ThreadId, Failure)>> = Mutex::new(None);
 
 /// Installs the panic hook (once per process): the default hook's message on standard error,
 /// then the failure report, then exit status 1.
@@ -33,11 +36,13 @@ fn install_panic_hook() {
             default_hook(info);
             let message = info.payload_as_str().unwrap_or("panic").to_owned();
             // A poisoned lock still holds the context; the report matters more than the poison.
-            let pending = PANIC_REPORT
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            if let Some(mut failure) = pending {
+            let mut armed = PANIC_REPORT.lock().unwrap_or_else(|p| p.into_inner());
+            let on_job_thread = armed
+                .as_ref()
+                .is_some_and(|(id, _)| *id == std::thread::current().id());
+            let pending = if on_job_thread { armed.take() } else { None };
+            drop(armed);
+            if let Some((_, mut failure)) = pending {
                 failure.message = format!("Unexpected Error: {message}");
                 failure.exit();
             }
@@ -47,7 +52,8 @@ fn install_panic_hook() {
 
 /// Remembers where a panic's failure report goes from now on.
 fn arm_panic_report(failure: Failure) {
-    *PANIC_REPORT.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
+    let job_thread = std::thread::current().id();
+    *PANIC_REPORT.lock().unwrap_or_else(|p| p.into_inner()) = Some((job_thread, failure));
 }
 
 /// Writes the failure report and returns exit status 1.
@@ -83,6 +89,14 @@ pub fn run_analyzer_with(options: WorkerOptions, analyzer: impl Analyze) -> Exit
 
 /// [`run_analyzer`] for a closure with cortexutils' default hooks.
 pub fn run_analyzer_fn(run: impl Fn(&Analyzer) -> Result<Value>) -> ExitCode {
+    run_analyzer_fn_with(WorkerOptions::default(), run)
+}
+
+/// [`run_analyzer_fn`] with explicit options.
+pub fn run_analyzer_fn_with(
+    options: WorkerOptions,
+    run: impl Fn(&Analyzer) -> Result<Value>,
+) -> ExitCode {
     struct FnAnalyzer<F>(F);
     impl<F> crate::analyzer::Hooks for FnAnalyzer<F> {}
     impl<F: Fn(&Analyzer) -> Result<Value>> Analyze for FnAnalyzer<F> {
@@ -90,8 +104,7 @@ pub fn run_analyzer_fn(run: impl Fn(&Analyzer) -> Result<Value>) -> ExitCode {
             (self.0)(analyzer)
         }
     }
-    let _ = DefaultHooks;
-    run_analyzer(FnAnalyzer(run))
+    run_analyzer_with(options, FnAnalyzer(run))
 }
 
 /// Runs a responder: opens the job, calls `responder.run`, writes `{"success": true, "full",
