@@ -25,6 +25,10 @@ use std::path::PathBuf;
 /// that leaves a million symlinks cannot blow up the report.
 pub const MAX_WARNINGS: usize = 100;
 
+/// The key under which the runner's warnings appear: in `full` on success, at the top level on
+/// failure.
+pub const RUNNER_WARNINGS: &str = "runnerWarnings";
+
 /// How the worker stopped, in terms every backend can state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerEnd {
@@ -160,11 +164,17 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
     };
     let report = match outcome {
         Ok(Verdict::Success(mut report)) => {
-            cap_warnings(&mut warnings);
-            if !warnings.is_empty()
-                && let Some(Value::Object(full)) = report.get_mut("full")
-            {
-                full.insert("runnerWarnings".into(), warnings_value(&warnings));
+            if let Some(Value::Object(full)) = report.get_mut("full") {
+                // The key is the runner's: a worker must not be able to speak in its name.
+                if full.shift_remove(RUNNER_WARNINGS).is_some() {
+                    warnings.push(format!(
+                        "removed the worker's own `full.{RUNNER_WARNINGS}`: the key is reserved for the runner"
+                    ));
+                }
+                cap_warnings(&mut warnings);
+                if !warnings.is_empty() {
+                    full.insert(RUNNER_WARNINGS.into(), warnings_value(&warnings));
+                }
             }
             Value::Object(report)
         }
@@ -267,14 +277,15 @@ fn judge(
     };
     match report.get("success") {
         Some(Value::Bool(true)) => {
+            let report = validate_success(report, out, warnings).map_err(|e| e + &status_note)?;
+            // Cortex's process and docker runners accept a report whatever the exit status; so
+            // does this, but it says so.
             if code != 0 {
                 warnings.push(format!(
                     "the worker exited with status {code} after writing a success report"
                 ));
             }
-            validate_success(report, out, warnings)
-                .map(Verdict::Success)
-                .map_err(|e| e + &status_note)
+            Ok(Verdict::Success(report))
         }
         Some(Value::Bool(false)) => match report.get("errorMessage") {
             Some(Value::String(message)) => Ok(Verdict::WorkerFailure(message.clone())),
@@ -299,7 +310,7 @@ fn failure(folder: &JobFolder, message: String, warnings: &mut Vec<String>) -> V
     report.insert("input".into(), folder.input().redacted());
     cap_warnings(warnings);
     if !warnings.is_empty() {
-        report.insert("runnerWarnings".into(), warnings_value(warnings));
+        report.insert(RUNNER_WARNINGS.into(), warnings_value(warnings));
     }
     Value::Object(report)
 }

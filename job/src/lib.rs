@@ -54,7 +54,8 @@ mod report;
 mod validate;
 
 pub use finalise::{
-    EndStatus, FinaliseError, FinaliseOptions, Finalised, MAX_WARNINGS, WorkerEnd, finalise,
+    EndStatus, FinaliseError, FinaliseOptions, Finalised, MAX_WARNINGS, RUNNER_WARNINGS, WorkerEnd,
+    finalise,
 };
 pub use folder::{Attachment, AttachmentSource, FolderError, JobFolder};
 pub use input::{JobInput, REDACTED, SECRET_PHRASES, is_secret_key, redact_secrets, scrub_secrets};

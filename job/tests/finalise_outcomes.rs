@@ -329,3 +329,33 @@ fn warnings_reach_a_failure_report_at_the_top_level() {
                "runnerWarnings": ["removed output/x: a symlink to \"/etc/shadow\""]})
     );
 }
+
+#[test]
+fn a_worker_cannot_forge_runner_warnings() {
+    let f = fixture();
+    f.write_report(
+        &json!({"success": true, "summary": {}, "artifacts": [], "operations": [],
+                           "full": {"runnerWarnings": ["all clear"], "x": 1}}),
+    );
+    let done = run(&f, WorkerEnd::exited(0));
+    let warnings =
+        ["removed the worker's own `full.runnerWarnings`: the key is reserved for the runner"];
+    assert_eq!(done.warnings, warnings);
+    assert_eq!(
+        done.report["full"],
+        json!({"x": 1, "runnerWarnings": warnings})
+    );
+}
+
+#[test]
+fn a_rejected_success_report_after_a_non_zero_exit_says_the_status_once() {
+    let f = fixture();
+    f.write_report(&json!({"success": true, "full": []}));
+    let done = run(&f, WorkerEnd::exited(2));
+    assert_eq!(
+        done.report,
+        failure(
+            "output.json reports success but has a `full` that is an array, not an object (Cortex would fail the job with \"Report creation failure\") (the worker exited with status 2)"
+        )
+    );
+}
