@@ -27,15 +27,13 @@ fn version_number(major: u32, minor: u32) -> Value {
         .map_or(Value::Null, |v| json!(v))
 }
 
-/// ExifTool's `ConvertUnixTime(t, 1)` in UTC: `YYYY:MM:DD HH:MM:SS+00:00`, and the zero
-/// date for 0.
-pub fn exif_date(seconds: u32) -> String {
-    if seconds == 0 {
-        return "0000:00:00 00:00:00".to_owned();
-    }
+/// A UTC calendar time: year, month, day, hour, minute, second, weekday (0 = Sunday).
+pub type Civil = (i64, i64, i64, u32, u32, u32, usize);
+
+/// The UTC calendar time of a Unix time stamp (Howard Hinnant's days-to-civil algorithm).
+pub fn civil(seconds: u32) -> Civil {
     let days = i64::from(seconds / 86_400);
     let rest = seconds % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -45,12 +43,27 @@ pub fn exif_date(seconds: u32) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}:{month:02}:{day:02} {:02}:{:02}:{:02}+00:00",
+    // 1970-01-01 was a Thursday.
+    let weekday = ((days + 4) % 7) as usize;
+    (
+        year,
+        month,
+        day,
         rest / 3600,
         rest / 60 % 60,
-        rest % 60
+        rest % 60,
+        weekday,
     )
+}
+
+/// ExifTool's `ConvertUnixTime(t, 1)` in UTC: `YYYY:MM:DD HH:MM:SS+00:00`, and the zero
+/// date for 0.
+pub fn exif_date(seconds: u32) -> String {
+    if seconds == 0 {
+        return "0000:00:00 00:00:00".to_owned();
+    }
+    let (year, month, day, hour, minute, second, _) = civil(seconds);
+    format!("{year:04}:{month:02}:{day:02} {hour:02}:{minute:02}:{second:02}+00:00")
 }
 
 /// The `EXE` tags of a PE file whose `PE\0\0` signature is at `nt`, plus ExifTool's warnings.

@@ -125,8 +125,9 @@ fn dos_or_windows(data: &[u8], tags: &mut Map<String, Value>) -> String {
                 .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
         };
         let (machine, flags) = (le16(4), le16(22));
-        // ExifTool calls a PE "Win64" when the name of its machine type contains "64".
-        let bits = if matches!(machine, 0x8664 | 0x0200 | 0xaa64 | 0x0284) {
+        // ExifTool calls a PE "Win64" when the name of its machine type contains "64"; its
+        // 12.57 table names only these three (ARM64, 0xaa64, is unnamed, hence "Win32").
+        let bits = if matches!(machine, 0x8664 | 0x0200 | 0x0284) {
             "Win64"
         } else {
             "Win32"

@@ -106,12 +106,14 @@ def align(n, a):
     return (n + a - 1) // a * a
 
 
-def pe_image(is64=False, dll=False, imports=None, timestamp=0x5F5E1000, text=None, extra_section=None):
+def pe_image(is64=False, dll=False, imports=None, timestamp=0x5F5E1000, text=None, extra_section=None,
+             version_strings=None, machine=None):
     """A small but valid PE32 / PE32+ image built field by field.
 
     `imports` maps a DLL name to the list of imported names (a bare int imports by ordinal);
     the import table lives in its own `.idata` section. `extra_section` adds a `.data` section
-    with the given bytes.
+    with the given bytes. `version_strings` adds a `.rsrc` section holding a version resource
+    with that string table. `machine` overrides the COFF machine type.
     """
     imports = imports or {}
     file_align, sect_align = 0x200, 0x1000
@@ -119,6 +121,12 @@ def pe_image(is64=False, dll=False, imports=None, timestamp=0x5F5E1000, text=Non
     sections = [[b".text\x00\x00\x00", text, 0x60000020]]
     if extra_section is not None:
         sections.append([b".data\x00\x00\x00", extra_section, 0xC0000040])
+    rsrc_rva = rsrc_size = 0
+    if version_strings is not None:
+        rsrc_rva = sect_align * (len(sections) + 1)
+        rsrc = resource_section(rsrc_rva, version_info(version_strings))
+        rsrc_size = len(rsrc)
+        sections.append([b".rsrc\x00\x00\x00", rsrc, 0x40000040])
     nsect = len(sections) + (1 if imports else 0)
     opt_size = 240 if is64 else 224
     headers_size = align(0x80 + 4 + 20 + opt_size + 40 * nsect, file_align)
@@ -190,7 +198,7 @@ def pe_image(is64=False, dll=False, imports=None, timestamp=0x5F5E1000, text=Non
     stub = b"This program cannot be run in DOS mode.\r\r\n$"
     dos[0x4E:0x4E + len(stub)] = stub
     characteristics = 0x0002 | (0x2000 if dll else 0) | (0x0020 if is64 else 0x0100)
-    machine = 0x8664 if is64 else 0x014C
+    machine = machine if machine is not None else (0x8664 if is64 else 0x014C)
     fh = struct.pack("<HHIIIHH", machine, nsect, timestamp, 0, 0, opt_size, characteristics)
     code_size = align(len(text), file_align)
     init_size = sum(align(len(d), file_align) for _, d, _ in sections[1:])
@@ -208,6 +216,7 @@ def pe_image(is64=False, dll=False, imports=None, timestamp=0x5F5E1000, text=Non
     dirs = [(0, 0)] * 16
     dirs[1] = (import_rva, import_size)
     dirs[12] = (iat_rva, iat_size)
+    dirs[2] = (rsrc_rva, rsrc_size)
     opt += b"".join(struct.pack("<II", a, s) for a, s in dirs)
     sh = b""
     for (name, data, chars), rva, ptr_raw in zip(sections, rvas, raw):
@@ -217,6 +226,62 @@ def pe_image(is64=False, dll=False, imports=None, timestamp=0x5F5E1000, text=Non
     for name, data, chars in sections:
         image += data + bytes(align(len(data), file_align) - len(data))
     return image
+
+
+def version_node(key, value=b"", value_words=None, wtype=1, children=()):
+    """One VS_VERSIONINFO-style node: length, value length, type, UTF-16 key, value, children,
+    each part aligned to 32 bits from the start of the node."""
+    def pad(b):
+        return b + bytes(-len(b) % 4)
+    body = pad(bytes(6) + (key + "\x00").encode("utf-16-le"))
+    body = pad(body + value)
+    for child in children:
+        body = pad(body) + child
+    value_len = value_words if value_words is not None else len(value)
+    return struct.pack("<HHH", len(body), value_len, wtype) + body[6:]
+
+
+def version_info(strings):
+    """A VS_VERSIONINFO with a fixed-info block, one StringTable (en-US, Unicode) and the
+    translation variable."""
+    fixed = struct.pack("<13I", 0xFEEF04BD, 0x10000, 0x10002, 0x30004, 0x10002, 0x30004,
+                        0x3F, 0, 0x40004, 1, 0, 0, 0)
+    entries = [version_node(k, (v + "\x00").encode("utf-16-le"), value_words=len(v) + 1) for k, v in strings]
+    table = version_node("040904b0", children=entries)
+    string_info = version_node("StringFileInfo", children=[table])
+    var = version_node("Translation", struct.pack("<HH", 0x0409, 0x04B0), wtype=0)
+    var_info = version_node("VarFileInfo", children=[var])
+    return version_node("VS_VERSION_INFO", fixed, wtype=0, children=[string_info, var_info])
+
+
+def resource_section(rva, version):
+    """A .rsrc section with one resource: type 16 (version), name 1, language 0x409."""
+    def directory(entry_id, target):
+        return struct.pack("<IIHHHH", 0, 0, 0, 0, 0, 1) + struct.pack("<II", entry_id, target)
+    root = directory(16, 0x80000000 | 0x18)
+    name = directory(1, 0x80000000 | 0x30)
+    lang = directory(0x409, 0x48)
+    data_entry = struct.pack("<IIII", rva + 0x58, len(version), 0, 0)
+    return root + name + lang + data_entry + version
+
+
+VERSION_STRINGS = [
+    ("CompanyName", "Corpus Makers Ltd"),
+    ("FileDescription", "FileInfo corpus executable"),
+    ("FileVersion", "1.2.3.4"),
+    ("InternalName", "corpus"),
+    ("LegalCopyright", "Copyright (C) 2026"),
+    ("OriginalFilename", "corpus.exe"),
+    ("ProductName", "Corpus"),
+    ("ProductVersion", "1.2.3.4"),
+]
+
+
+def elf64_shared():
+    """The minimal ELF with e_type ET_DYN (3): a shared object to libmagic and ExifTool."""
+    data = bytearray(elf64())
+    data[16] = 3
+    return bytes(data)
 
 
 def latin1_text():
@@ -249,6 +314,22 @@ CASES = {
     "pe-truncated": ("truncated.exe", "application/x-msdownload", pe_image(
         imports={"KERNEL32.dll": ["ExitProcess"]})[:0x200 + 16]),
     "mz-only": ("dos.com", "application/octet-stream", b"MZ" + bytes(62)),
+    "pe-version-info": ("versioned.exe", "application/x-msdownload", pe_image(
+        imports={"KERNEL32.dll": ["ExitProcess"]}, version_strings=VERSION_STRINGS, timestamp=0x65000000)),
+    "pe-arm64-version-info": ("arm64.exe", "application/x-msdownload", pe_image(
+        is64=True, machine=0xAA64, version_strings=VERSION_STRINGS[:3])),
+    "pe-arm64": ("arm64-plain.exe", "application/x-msdownload", pe_image(is64=True, machine=0xAA64)),
+    # Cut inside the optional header: ExifTool still says "Win32 EXE", pefile gives up.
+    "pe-cut-optional-header": ("cut1.exe", "application/x-msdownload", pe_image(
+        imports={"KERNEL32.dll": ["ExitProcess"]})[:0xC0]),
+    # Cut inside the second section header: pefile cannot unpack it and gives up.
+    "pe-cut-section-table": ("cut2.exe", "application/x-msdownload", pe_image(
+        imports={"KERNEL32.dll": ["ExitProcess"]}, extra_section=b"data")[:0x18C]),
+    "elf-shared": ("libtiny.so", "application/x-sharedlib", elf64_shared()),
+    "xml": ("doc.xml", "text/xml", b'<?xml version="1.0" encoding="UTF-8"?>\n<corpus><item id="1">one</item></corpus>\n'),
+    "text-utf16": ("utf16.txt", "text/plain", "UTF-16 text, little endian\n".encode("utf-16")),
+    "python-script": ("tool.py", "text/x-python", b"#!/usr/bin/env python3\nprint('corpus')\n"),
+    "gif": ("dot.gif", "image/gif", b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"),
 }
 
 # Cases that exercise the analyzer's own checks rather than a file format.
@@ -277,6 +358,10 @@ def main():
         write_case(name, filename, ctype, data)
     for name, (filename, ctype, data, config) in CONFIG_CASES.items():
         write_case(name, filename, ctype, data, config)
+    write_case("error-floss-path-missing", "notes.txt", "text/plain", b"any text\n",
+               dict(DEFAULT_CONFIG, floss_enable=True))
+    write_case("manalyze-docker-text", "notes.txt", "text/plain", b"text with manalyze enabled\n",
+               dict(DEFAULT_CONFIG, manalyze_enable=True, manalyze_enable_docker=True))
     write_case("error-tlp", "notes.txt", "text/plain", b"secret notes\n",
                dict(DEFAULT_CONFIG, check_tlp=True, max_tlp=1), tlp=3)
     # The 20 MiB attachment is written by corpus/large-20mib/generate.py.
