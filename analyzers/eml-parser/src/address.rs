@@ -131,7 +131,10 @@ fn mailbox(text: &str) -> Option<(String, String)> {
     if let (Some(open), Some(close)) = (trimmed.find('<'), trimmed.rfind('>'))
         && open < close
     {
-        return Some((phrase(&trimmed[..open]), addr_spec(&trimmed[open + 1..close])));
+        return Some((
+            phrase(&trimmed[..open]),
+            addr_spec(&trimmed[open + 1..close]),
+        ));
     }
     Some((String::new(), addr_spec(trimmed)))
 }
@@ -189,7 +192,11 @@ pub fn render_list(value: &str) -> String {
             Entry::Mailbox(display, addr) => render_mailbox(display, addr),
             Entry::Group(name, members) => {
                 let list: Vec<String> = members.iter().map(|(d, a)| render_mailbox(d, a)).collect();
-                let list = if list.is_empty() { String::new() } else { format!(" {}", list.join(", ")) };
+                let list = if list.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", list.join(", "))
+                };
                 format!("{}:{};", quote_display(name), list)
             }
         })
@@ -207,7 +214,10 @@ pub fn addresses(value: &str) -> Vec<String> {
             Entry::Group(_, members) => out.extend(members.into_iter().map(|(_, a)| a)),
         }
     }
-    out.into_iter().filter(|a| !a.is_empty()).map(|a| a.to_lowercase()).collect()
+    out.into_iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.to_lowercase())
+        .collect()
 }
 
 #[cfg(test)]
@@ -216,11 +226,23 @@ mod tests {
 
     #[test]
     fn renders_like_python() {
-        assert_eq!(render_list("\"Microsoft 365 Security\" <no-reply@microsoft.com>"), "Microsoft 365 Security <no-reply@microsoft.com>");
-        assert_eq!(render_list("dave@example.org, \"Eve, Finance\" <eve@example.org>"), "dave@example.org, \"Eve, Finance\" <eve@example.org>");
-        assert_eq!(render_list("undisclosed-recipients:;"), "undisclosed-recipients:;");
+        assert_eq!(
+            render_list("\"Microsoft 365 Security\" <no-reply@microsoft.com>"),
+            "Microsoft 365 Security <no-reply@microsoft.com>"
+        );
+        assert_eq!(
+            render_list("dave@example.org, \"Eve, Finance\" <eve@example.org>"),
+            "dave@example.org, \"Eve, Finance\" <eve@example.org>"
+        );
+        assert_eq!(
+            render_list("undisclosed-recipients:;"),
+            "undisclosed-recipients:;"
+        );
         assert_eq!(render_list("a@b.c (Comment Name)"), "a@b.c");
-        assert_eq!(render_list("=?UTF-8?Q?Ren=C3=A9e_M=C3=BCller?= <renee@example.de>"), "Ren\u{e9}e M\u{fc}ller <renee@example.de>");
+        assert_eq!(
+            render_list("=?UTF-8?Q?Ren=C3=A9e_M=C3=BCller?= <renee@example.de>"),
+            "Ren\u{e9}e M\u{fc}ller <renee@example.de>"
+        );
         assert_eq!(addresses("A <X@Y.z>, b@c.d"), vec!["x@y.z", "b@c.d"]);
     }
 }

@@ -11,11 +11,13 @@ use std::sync::LazyLock;
 
 /// The analyzer's own IPv4 pattern (`IP_REGEX` in parse.py).
 static IP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b").expect("ip pattern")
+    Regex::new(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b")
+        .expect("ip pattern")
 });
 /// The analyzer's own address pattern (`EMAIL_REGEX` in parse.py).
-static MAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}\b").expect("mail pattern"));
+static MAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}\b").expect("mail pattern")
+});
 
 /// Why the analysis stopped; the message is the original's exception text.
 #[derive(Debug)]
@@ -59,7 +61,8 @@ fn safe_attachment_filename(raw: &str) -> Option<String> {
     }
     let normalised = raw.replace('\\', "/");
     let base = normalised.rsplit('/').next().unwrap_or("");
-    let drive = base.len() >= 2 && base.as_bytes()[0].is_ascii_alphabetic() && base.as_bytes()[1] == b':';
+    let drive =
+        base.len() >= 2 && base.as_bytes()[0].is_ascii_alphabetic() && base.as_bytes()[1] == b':';
     if base.is_empty() || base == "." || base == ".." || drive {
         return None;
     }
@@ -68,7 +71,8 @@ fn safe_attachment_filename(raw: &str) -> Option<String> {
 
 /// parse.py's `_attachment_output_name`: the safe base name, or `attachment_<sha256 prefix>`.
 pub fn attachment_output_name(raw: &str, sha256: &str) -> String {
-    safe_attachment_filename(raw).unwrap_or_else(|| format!("attachment_{}", sha256.get(..16).unwrap_or(sha256)))
+    safe_attachment_filename(raw)
+        .unwrap_or_else(|| format!("attachment_{}", sha256.get(..16).unwrap_or(sha256)))
 }
 
 fn list_or(header: &Map<String, Value>, key: &str, default: Value) -> Value {
@@ -78,7 +82,11 @@ fn list_or(header: &Map<String, Value>, key: &str, default: Value) -> Value {
 /// The `headers` object of the report.
 fn headers(decoded: &Decoded) -> Value {
     let h = &decoded.header;
-    let date = h.get("date").and_then(|d| d.get(0)).cloned().unwrap_or(json!(""));
+    let date = h
+        .get("date")
+        .and_then(|d| d.get(0))
+        .cloned()
+        .unwrap_or(json!(""));
     json!({
         "return-path": list_or(h, "return-path", json!("")),
         "delivered-to": list_or(h, "delivered-to", json!("")),
@@ -98,13 +106,21 @@ fn headers(decoded: &Decoded) -> Value {
 pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
     let root = mime::parse(raw);
     let mut decoded = eml::decode(&root);
-    let (mut ip, mut domain, mut url, mut email, mut hash) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut ip, mut domain, mut url, mut email, mut hash) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut text_plain, mut text_html) = (vec![], vec![]);
     for mut body in std::mem::take(&mut decoded.bodies) {
-        let content = body.get("content").and_then(Value::as_str).unwrap_or("").to_string();
+        let content = body
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match body.get("content_type").and_then(Value::as_str) {
             Some("text/plain") => {
-                body.insert("beautified_text".into(), json!(html::prettify_text(&content)));
+                body.insert(
+                    "beautified_text".into(),
+                    json!(html::prettify_text(&content)),
+                );
                 for u in uri_ondata(&content) {
                     add_ioc(&mut url, &u, &["body:text/plain", "content-ioc"]);
                 }
@@ -151,7 +167,10 @@ pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
         let Some(content_type) = attachment.content_type else {
             return Err(Failure("'NoneType' object is not subscriptable".into()));
         };
-        let tag = format!("content-type:{}", content_type.split(';').next().unwrap_or(""));
+        let tag = format!(
+            "content-type:{}",
+            content_type.split(';').next().unwrap_or("")
+        );
         attachments.push(Value::Object(meta));
         hash.push(json!({"hash": sha256, "filename": filename, "tag": [tag]}));
     }
@@ -173,19 +192,38 @@ pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
     if let Some(from) = decoded.from.as_deref().filter(|f| !f.is_empty()) {
         add_ioc(&mut email, from, &["header:From", "envelope"]);
         if from.contains('@') {
-            let d = from.rsplit('@').next().unwrap_or("").trim().trim_end_matches('>').to_lowercase();
+            let d = from
+                .rsplit('@')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('>')
+                .to_lowercase();
             if !d.is_empty() {
                 add_ioc(&mut domain, &d, &["header:From", "sender-domain"]);
             }
         }
     }
-    let reply_to: Vec<String> = decoded.header.get("reply-to").and_then(Value::as_array).map_or(vec![], |l| {
-        l.iter().filter_map(Value::as_str).map(str::to_string).collect()
-    });
+    let reply_to: Vec<String> = decoded
+        .header
+        .get("reply-to")
+        .and_then(Value::as_array)
+        .map_or(vec![], |l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        });
     for value in reply_to {
         for m in MAIL.find_iter(&value) {
             add_ioc(&mut email, m.as_str(), &["header:Reply-To", "envelope"]);
-            let d = m.as_str().rsplit('@').next().unwrap_or("").trim().to_lowercase();
+            let d = m
+                .as_str()
+                .rsplit('@')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_lowercase();
             if !d.is_empty() {
                 add_ioc(&mut domain, &d, &["header:Reply-To", "reply-to-domain"]);
             }

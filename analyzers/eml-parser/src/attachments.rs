@@ -51,7 +51,11 @@ pub fn b64encode(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -82,28 +86,43 @@ fn is_format_char(c: char) -> bool {
 /// eml_parser's `find_filename_anomalies`.
 fn anomalies(filename: &str, data: &[u8], mime: &str) -> Vec<&'static str> {
     const EXECUTABLE: &[&str] = &[
-        "bat", "cmd", "com", "cpl", "dll", "exe", "hta", "jar", "js", "jse", "lnk", "msi", "pif", "ps1", "reg", "scr", "vbe",
-        "vbs", "wsf", "wsh",
+        "bat", "cmd", "com", "cpl", "dll", "exe", "hta", "jar", "js", "jse", "lnk", "msi", "pif",
+        "ps1", "reg", "scr", "vbe", "vbs", "wsf", "wsh",
     ];
     const DECOY: &[&str] = &[
-        "bmp", "csv", "doc", "docm", "docx", "gif", "htm", "html", "jpeg", "jpg", "pdf", "png", "ppt", "pptm", "pptx", "rtf",
-        "tif", "tiff", "txt", "xls", "xlsm", "xlsx",
+        "bmp", "csv", "doc", "docm", "docx", "gif", "htm", "html", "jpeg", "jpg", "pdf", "png",
+        "ppt", "pptm", "pptx", "rtf", "tif", "tiff", "txt", "xls", "xlsm", "xlsx",
     ];
     const EXECUTABLE_MIME: &[&str] = &[
-        "application/vnd.microsoft.portable-executable", "application/x-dosexec", "application/x-executable",
-        "application/x-msdownload", "application/x-mach-binary", "application/x-sharedlib", "application/x-pie-executable",
+        "application/vnd.microsoft.portable-executable",
+        "application/x-dosexec",
+        "application/x-executable",
+        "application/x-msdownload",
+        "application/x-mach-binary",
+        "application/x-sharedlib",
+        "application/x-pie-executable",
     ];
     let mut out = Vec::new();
     let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if filename.chars().any(bidi) {
         out.push("filename-bidi-control");
-    } else if filename.chars().any(|c| c.is_control() || is_format_char(c)) {
+    } else if filename
+        .chars()
+        .any(|c| c.is_control() || is_format_char(c))
+    {
         out.push("filename-control-chars");
     }
     let trimmed = filename.trim_end_matches([' ', '.']);
-    let extensions: Vec<String> = trimmed.split('.').skip(1).map(|p| p.to_lowercase().trim().to_string()).collect();
+    let extensions: Vec<String> = trimmed
+        .split('.')
+        .skip(1)
+        .map(|p| p.to_lowercase().trim().to_string())
+        .collect();
     let n = extensions.len();
-    if n >= 2 && EXECUTABLE.contains(&extensions[n - 1].as_str()) && DECOY.contains(&extensions[n - 2].as_str()) {
+    if n >= 2
+        && EXECUTABLE.contains(&extensions[n - 1].as_str())
+        && DECOY.contains(&extensions[n - 2].as_str())
+    {
         out.push("filename-double-extension");
     }
     if filename != trimmed {
@@ -128,8 +147,9 @@ fn anomalies(filename: &str, data: &[u8], mime: &str) -> Vec<&'static str> {
 /// `prepare_multipart_part_attachment`: the attachment entry of `part`, if it is one.
 fn prepare(part: &Part, counter: &mut usize) -> Option<Attachment> {
     let disposition = part.disposition();
-    let is_attachment =
-        (part.has("content-disposition") && disposition.as_deref() != Some("inline")) || part.maintype() != "text";
+    let is_attachment = (part.has("content-disposition")
+        && disposition.as_deref() != Some("inline"))
+        || part.maintype() != "text";
     if !is_attachment {
         return None;
     }
@@ -140,7 +160,11 @@ fn prepare(part: &Part, counter: &mut usize) -> Option<Attachment> {
     let number = *counter;
     *counter += 1;
     let raw_name = part.filename();
-    let filename = if raw_name.is_empty() { format!("part-{number:03}") } else { decode_field(&raw_name) };
+    let filename = if raw_name.is_empty() {
+        format!("part-{number:03}")
+    } else {
+        decode_field(&raw_name)
+    };
     let mut meta = Map::new();
     meta.insert("filename".into(), json!(filename));
     meta.insert("size".into(), json!(data.len()));
@@ -168,16 +192,26 @@ fn prepare(part: &Part, counter: &mut usize) -> Option<Attachment> {
     let mut headers = Map::new();
     for (name, raw) in &part.headers {
         let value = render(name, raw);
-        match headers.get_mut(&name.to_lowercase()).and_then(Value::as_array_mut) {
+        match headers
+            .get_mut(&name.to_lowercase())
+            .and_then(Value::as_array_mut)
+        {
             Some(list) => list.push(json!(value)),
             None => {
                 headers.insert(name.to_lowercase(), json!([value]));
             }
         }
     }
-    let content_type = headers.get("content-type").and_then(|v| v[0].as_str()).map(str::to_string);
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v[0].as_str())
+        .map(str::to_string);
     meta.insert("content_header".into(), Value::Object(headers));
-    Some(Attachment { meta, data, content_type })
+    Some(Attachment {
+        meta,
+        data,
+        content_type,
+    })
 }
 
 #[cfg(test)]
@@ -190,7 +224,13 @@ mod tests {
         assert_eq!(b64encode(b"hey!"), "aGV5IQ==");
         assert_eq!(suffix("archive.tar.gz"), ".gz");
         assert_eq!(suffix(".bashrc"), "");
-        assert_eq!(anomalies("invoice.pdf.exe", b"x", "text/plain"), vec!["filename-double-extension"]);
-        assert_eq!(anomalies("report.pdf  ", b"x", "text/plain"), vec!["filename-trailing-dot-or-space"]);
+        assert_eq!(
+            anomalies("invoice.pdf.exe", b"x", "text/plain"),
+            vec!["filename-double-extension"]
+        );
+        assert_eq!(
+            anomalies("report.pdf  ", b"x", "text/plain"),
+            vec!["filename-trailing-dot-or-space"]
+        );
     }
 }

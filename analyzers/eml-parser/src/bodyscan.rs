@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 
 static XMLNS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\bxmlns(?::[\w.\-]{1,100})?\s*=\s*(?:"[^"]{0,2000}"|'[^']{0,2000}')"#).expect("xmlns pattern")
+    Regex::new(r#"(?i)\bxmlns(?::[\w.\-]{1,100})?\s*=\s*(?:"[^"]{0,2000}"|'[^']{0,2000}')"#)
+        .expect("xmlns pattern")
 });
 
 /// An insertion-ordered set of strings (Python's `dict.fromkeys` idiom).
@@ -37,7 +38,11 @@ impl Ordered {
 pub fn slices(body: &str) -> Vec<&str> {
     const STEP: usize = 500;
     const MAX_DISTANCE: usize = 8192;
-    let offsets: Vec<usize> = body.char_indices().map(|(i, _)| i).chain(std::iter::once(body.len())).collect();
+    let offsets: Vec<usize> = body
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(body.len()))
+        .collect();
     let chars: Vec<char> = body.chars().collect();
     let len = chars.len();
     let mut out = Vec::new();
@@ -65,11 +70,16 @@ pub fn slices(body: &str) -> Vec<&str> {
 pub fn scan(body: &str) -> Map<String, Value> {
     let cleaned = XMLNS.replace_all(body, " ");
     let (mut urls, mut noscheme) = (Ordered::default(), Ordered::default());
-    let (mut emails, mut domains, mut ips) = (Ordered::default(), Ordered::default(), Ordered::default());
+    let (mut emails, mut domains, mut ips) =
+        (Ordered::default(), Ordered::default(), Ordered::default());
     for slice in slices(&cleaned) {
         for url in uri_ondata(slice) {
             let head: String = url.chars().take(10).collect();
-            if head.contains(":/") { urls.add(&url) } else { noscheme.add(&url) }
+            if head.contains(":/") {
+                urls.add(&url)
+            } else {
+                noscheme.add(&url)
+            }
         }
         for m in EMAIL.find_iter(slice) {
             let lower = m.as_str().to_lowercase();
@@ -86,7 +96,10 @@ pub fn scan(body: &str) -> Map<String, Value> {
                 domains.add(&lower);
             }
         }
-        for m in patterns::ipv4s(slice).into_iter().chain(patterns::ipv6s(slice)) {
+        for m in patterns::ipv4s(slice)
+            .into_iter()
+            .chain(patterns::ipv6s(slice))
+        {
             if m.contains(':') && !m.chars().any(|c| c.is_numeric()) && m.matches(':').count() < 3 {
                 continue;
             }
@@ -109,14 +122,24 @@ pub fn scan(body: &str) -> Map<String, Value> {
                 domains.add(&lower);
             }
         }
-        let target = if url.contains(":/") { url.clone() } else { format!("//{url}") };
+        let target = if url.contains(":/") {
+            url.clone()
+        } else {
+            format!("//{url}")
+        };
         let host = split(&target).ok().and_then(|s| s.hostname());
         if let Some(ip) = host.and_then(|h| patterns::obfuscated_ip(h.trim_end_matches('.'))) {
             ips.add(&ip);
         }
     }
     let mut out = Map::new();
-    for (key, set) in [("uri", &urls), ("uri_noscheme", &noscheme), ("email", &emails), ("domain", &domains), ("ip", &ips)] {
+    for (key, set) in [
+        ("uri", &urls),
+        ("uri_noscheme", &noscheme),
+        ("email", &emails),
+        ("domain", &domains),
+        ("ip", &ips),
+    ] {
         if !set.items().is_empty() {
             out.insert(key.into(), json!(set.items()));
         }

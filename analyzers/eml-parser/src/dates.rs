@@ -22,8 +22,30 @@ pub struct Date {
 
 /// Month names as `_parsedate_tz` knows them (short forms, then long forms).
 const MONTHS: [&str; 24] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "january", "february",
-    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -90,8 +112,13 @@ pub fn parse(value: &str) -> Option<Date> {
     if data.len() < 5 {
         return None;
     }
-    let (mut dd, mut mm, mut yy, mut tm, mut tz) =
-        (data[0].clone(), data[1].to_lowercase(), data[2].clone(), data[3].clone(), data[4].clone());
+    let (mut dd, mut mm, mut yy, mut tm, mut tz) = (
+        data[0].clone(),
+        data[1].to_lowercase(),
+        data[2].clone(),
+        data[3].clone(),
+        data[4].clone(),
+    );
     if dd.is_empty() || mm.is_empty() || yy.is_empty() {
         return None;
     }
@@ -137,7 +164,20 @@ pub fn parse(value: &str) -> Option<Date> {
     }
     let offset = zone_offset(&tz);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let valid = (1..=9999).contains(&year)
         && day >= 1
         && day <= month_days[month as usize - 1]
@@ -184,10 +224,22 @@ mod tests {
 
     #[test]
     fn parses_like_python() {
-        assert_eq!(header_date_iso("Mon, 16 Nov 2026 08:13:58 -0000"), "2026-11-16T08:13:58+00:00");
-        assert_eq!(header_date_iso("16 Nov 26 08:13 EST"), "2026-11-16T08:13:00-05:00");
-        assert_eq!(header_date_iso("Tue, 3 Nov 2026 14:05:00 -0500"), "2026-11-03T14:05:00-05:00");
+        assert_eq!(
+            header_date_iso("Mon, 16 Nov 2026 08:13:58 -0000"),
+            "2026-11-16T08:13:58+00:00"
+        );
+        assert_eq!(
+            header_date_iso("16 Nov 26 08:13 EST"),
+            "2026-11-16T08:13:00-05:00"
+        );
+        assert_eq!(
+            header_date_iso("Tue, 3 Nov 2026 14:05:00 -0500"),
+            "2026-11-03T14:05:00-05:00"
+        );
         assert_eq!(header_date_iso("garbage"), DEFAULT_DATE);
-        assert_eq!(header_date_iso("Sun, 08 Nov 2026 23:30:11 -0800 (PST)"), "2026-11-08T23:30:11-08:00");
+        assert_eq!(
+            header_date_iso("Sun, 08 Nov 2026 23:30:11 -0800 (PST)"),
+            "2026-11-08T23:30:11-08:00"
+        );
     }
 }

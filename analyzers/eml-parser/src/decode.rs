@@ -36,7 +36,9 @@ pub fn a2b_base64(data: &[u8]) -> Option<Vec<u8>> {
             }
             continue;
         }
-        let Some(value) = b64_value(byte) else { continue };
+        let Some(value) = b64_value(byte) else {
+            continue;
+        };
         pads = 0;
         match quad_pos {
             0 => {
@@ -66,7 +68,9 @@ pub fn a2b_base64(data: &[u8]) -> Option<Vec<u8>> {
 fn b64decode_validated(data: &[u8]) -> Option<Vec<u8>> {
     let body_len = data.iter().position(|b| *b == b'=').unwrap_or(data.len());
     let (body, pad) = data.split_at(body_len);
-    let valid = body.iter().all(|b| b64_value(*b).is_some()) && pad.len() <= 2 && pad.iter().all(|b| *b == b'=');
+    let valid = body.iter().all(|b| b64_value(*b).is_some())
+        && pad.len() <= 2
+        && pad.iter().all(|b| *b == b'=');
     if valid { a2b_base64(data) } else { None }
 }
 
@@ -74,7 +78,11 @@ fn b64decode_validated(data: &[u8]) -> Option<Vec<u8>> {
 /// strict decoding with fixed padding first, then lenient, then lenient with extra padding, and
 /// the encoded bytes themselves when nothing works.
 pub fn decode_base64_payload(payload: &[u8]) -> Vec<u8> {
-    let encoded: Vec<u8> = payload.iter().copied().filter(|b| *b != b'\r' && *b != b'\n').collect();
+    let encoded: Vec<u8> = payload
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\r' && *b != b'\n')
+        .collect();
     let pad_err = encoded.len() % 4;
     let mut padded = encoded.clone();
     if pad_err != 0 {
@@ -137,13 +145,16 @@ pub fn decode_transfer(payload: &[u8], cte: &str) -> Vec<u8> {
 pub fn decode_with_charset(data: &[u8], charset: &str) -> Option<String> {
     let label = charset.trim().to_ascii_lowercase().replace('_', "-");
     match label.as_str() {
-        "utf-8" | "utf8" | "u8" | "utf" | "utf-8-sig" => Some(String::from_utf8_lossy(data).into_owned()),
-        "us-ascii" | "ascii" | "646" | "ansi-x3.4-1968" | "us" => {
-            Some(data.iter().map(|b| if b.is_ascii() { *b as char } else { '\u{fffd}' }).collect())
+        "utf-8" | "utf8" | "u8" | "utf" | "utf-8-sig" => {
+            Some(String::from_utf8_lossy(data).into_owned())
         }
-        "iso-8859-1" | "iso8859-1" | "latin-1" | "latin1" | "l1" | "8859" | "cp819" | "iso-ir-100" => {
-            Some(data.iter().map(|b| *b as char).collect())
-        }
+        "us-ascii" | "ascii" | "646" | "ansi-x3.4-1968" | "us" => Some(
+            data.iter()
+                .map(|b| if b.is_ascii() { *b as char } else { '\u{fffd}' })
+                .collect(),
+        ),
+        "iso-8859-1" | "iso8859-1" | "latin-1" | "latin1" | "l1" | "8859" | "cp819"
+        | "iso-ir-100" => Some(data.iter().map(|b| *b as char).collect()),
         _ => {
             let encoding = encoding_rs::Encoding::for_label(label.as_bytes())?;
             let (text, _) = encoding.decode_without_bom_handling(data);
@@ -169,7 +180,11 @@ pub fn decode_body(data: &[u8], charset: Option<&str>) -> String {
             let damage = text.matches('\u{fffd}').count();
             if damage > 0 && data.len() <= 256 * 1024 {
                 let other = detected();
-                if other.matches('\u{fffd}').count() < damage { other.into_owned() } else { text }
+                if other.matches('\u{fffd}').count() < damage {
+                    other.into_owned()
+                } else {
+                    text
+                }
             } else {
                 text
             }

@@ -80,16 +80,32 @@ pub fn decode(root: &Part) -> Decoded {
         }
     }
     let all = |name: &str| -> Vec<String> {
-        root.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, v)| render(n, v)).collect()
+        root.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(n, v)| render(n, v))
+            .collect()
     };
-    if let Some(from) = root.get("from").map(|v| render("from", v).to_lowercase()).filter(|f| !f.is_empty()) {
+    if let Some(from) = root
+        .get("from")
+        .map(|v| render("from", v).to_lowercase())
+        .filter(|f| !f.is_empty())
+    {
         out.from = Some(match address::addresses(&from).into_iter().next() {
             Some(addr) => addr,
-            None => EMAIL.find(&from).map_or(from.clone(), |m| m.as_str().to_string()),
+            None => EMAIL
+                .find(&from)
+                .map_or(from.clone(), |m| m.as_str().to_string()),
         });
     }
-    out.cc = all("cc").iter().flat_map(|v| address::addresses(v)).collect();
-    out.delivered_to = all("delivered-to").iter().flat_map(|v| address::addresses(v)).collect();
+    out.cc = all("cc")
+        .iter()
+        .flat_map(|v| address::addresses(v))
+        .collect();
+    out.delivered_to = all("delivered-to")
+        .iter()
+        .flat_map(|v| address::addresses(v))
+        .collect();
     let (mut ips, mut domains, mut foremail) = (Vec::new(), Vec::new(), Vec::new());
     for line in all("received") {
         let flat = collapse_ws(&line.to_lowercase());
@@ -98,7 +114,10 @@ pub fn decode(root: &Part) -> Decoded {
             foremail.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
         }
         out.received.push(Value::Object(routing));
-        for ip in patterns::ipv6s(&flat).into_iter().chain(patterns::ipv4s(&flat)) {
+        for ip in patterns::ipv6s(&flat)
+            .into_iter()
+            .chain(patterns::ipv4s(&flat))
+        {
             ips.extend(patterns::valid_domain_or_ip(ip));
         }
         for caps in received::RECV_DOMAIN.captures_iter(&flat) {
@@ -114,7 +133,10 @@ pub fn decode(root: &Part) -> Decoded {
     let mut raw_bodies = Vec::new();
     collect_bodies(root, None, &mut raw_bodies);
     let multipart = raw_bodies.len() != 1;
-    out.bodies = raw_bodies.into_iter().map(|(part, text, boundary)| body_dict(part, &text, boundary, multipart)).collect();
+    out.bodies = raw_bodies
+        .into_iter()
+        .map(|(part, text, boundary)| body_dict(part, &text, boundary, multipart))
+        .collect();
     out.attachments = crate::attachments::collect(root);
     out
 }
@@ -122,26 +144,39 @@ pub fn decode(root: &Part) -> Decoded {
 /// `is_text_part`: text parts that are not attachments, and scriptable attachments.
 fn is_text_part(part: &Part, filename: &str) -> bool {
     const TYPES: &[&str] = &[
-        "application/hta", "application/javascript", "application/rtf", "application/x-javascript", "application/x-sh",
-        "application/xhtml+xml", "image/svg+xml",
+        "application/hta",
+        "application/javascript",
+        "application/rtf",
+        "application/x-javascript",
+        "application/x-sh",
+        "application/xhtml+xml",
+        "image/svg+xml",
     ];
     const EXTENSIONS: &[&str] = &[
-        "bat", "cmd", "eml", "hta", "htm", "html", "ics", "js", "jse", "mht", "mhtml", "php", "ps1", "psm1", "py", "rtf",
-        "sh", "shtml", "svg", "txt", "url", "vbe", "vbs", "wsf", "wsh", "xhtml",
+        "bat", "cmd", "eml", "hta", "htm", "html", "ics", "js", "jse", "mht", "mhtml", "php",
+        "ps1", "psm1", "py", "rtf", "sh", "shtml", "svg", "txt", "url", "vbe", "vbs", "wsf", "wsh",
+        "xhtml",
     ];
     let attachment = part.disposition().as_deref() == Some("attachment");
     let text = (part.maintype() == "text" && !attachment)
         || TYPES.contains(&part.content_type().as_str())
-        || EXTENSIONS.iter().any(|e| filename.ends_with(&format!(".{e}")));
+        || EXTENSIONS
+            .iter()
+            .any(|e| filename.ends_with(&format!(".{e}")));
     let size = match &part.content {
         Content::Leaf(raw) => raw.len(),
         _ => 0,
     };
-    !(text && attachment && size > 10 * 1024 * 1024) && text
+    // A text attachment larger than 10 MiB (encoded) is not scanned.
+    text && !(attachment && size > 10 * 1024 * 1024)
 }
 
 /// `get_raw_body_text`: the text parts, with their decoded text and enclosing boundary.
-fn collect_bodies<'p>(part: &'p Part, boundary: Option<String>, out: &mut Vec<(&'p Part, String, Option<String>)>) {
+fn collect_bodies<'p>(
+    part: &'p Part,
+    boundary: Option<String>,
+    out: &mut Vec<(&'p Part, String, Option<String>)>,
+) {
     match &part.content {
         Content::Multipart(children) => {
             let own = part.boundary();
@@ -160,7 +195,12 @@ fn collect_bodies<'p>(part: &'p Part, boundary: Option<String>, out: &mut Vec<(&
 }
 
 /// One body dict: indicators, `content_header`, `content`, `content_type`, `hash`, `boundary`.
-fn body_dict(part: &Part, text: &str, boundary: Option<String>, multipart: bool) -> Map<String, Value> {
+fn body_dict(
+    part: &Part,
+    text: &str,
+    boundary: Option<String>,
+    multipart: bool,
+) -> Map<String, Value> {
     let mut body = bodyscan::scan(text);
     let mut headers = Map::new();
     for (name, raw) in &part.headers {
@@ -187,7 +227,10 @@ fn body_dict(part: &Part, text: &str, boundary: Option<String>, multipart: bool)
     if let Some(ct) = content_type {
         body.insert("content_type".into(), json!(ct));
     }
-    body.insert("hash".into(), json!(hex::encode(Sha256::digest(text.as_bytes()))));
+    body.insert(
+        "hash".into(),
+        json!(hex::encode(Sha256::digest(text.as_bytes()))),
+    );
     if let Some(b) = boundary {
         body.insert("boundary".into(), json!(b));
     }

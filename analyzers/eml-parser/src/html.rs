@@ -19,7 +19,11 @@ fn markup_end(text: &str, i: usize) -> Option<usize> {
     }
     let is_tag = next.is_ascii_alphabetic()
         || matches!(next, '!' | '?')
-        || (next == '/' && rest[2..].chars().next().is_some_and(|c| c.is_ascii_alphabetic()));
+        || (next == '/'
+            && rest[2..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic()));
     if !is_tag {
         return None;
     }
@@ -28,7 +32,11 @@ fn markup_end(text: &str, i: usize) -> Option<usize> {
 
 /// The name of the tag at `text[i..]` (lower-cased), empty for other markup.
 fn tag_name(text: &str, i: usize) -> String {
-    text[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+    text[i + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// `BeautifulSoup(html, "html.parser").get_text()`: the text outside tags, comments, doctype,
@@ -48,10 +56,13 @@ pub fn get_text(html: &str) -> String {
         let mut next = end;
         if name == "script" || name == "style" {
             let closing = format!("</{name}");
-            next = html[end..].to_ascii_lowercase().find(&closing).map_or(html.len(), |c| {
-                let close_at = end + c;
-                markup_end(html, close_at).unwrap_or(html.len())
-            });
+            next = html[end..]
+                .to_ascii_lowercase()
+                .find(&closing)
+                .map_or(html.len(), |c| {
+                    let close_at = end + c;
+                    markup_end(html, close_at).unwrap_or(html.len())
+                });
         }
         i = next;
         text_start = next;
@@ -68,7 +79,10 @@ pub fn prettify_text(text: &str) -> String {
     if stripped.is_empty() {
         return String::new();
     }
-    let escaped = stripped.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escaped = stripped
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     format!("{escaped}\n")
 }
 
@@ -81,8 +95,14 @@ mod tests {
         let html = "<p>a</p><script>var x=\"1.2.3.4\"</script><style>.a{}</style><!-- c 5.6.7.8 --><title>T</title>b &amp; c&nbsp;d";
         assert_eq!(get_text(html), "aTb & c\u{a0}d");
         assert_eq!(prettify_text("  abc  \n\n"), "abc\n");
-        assert_eq!(prettify_text("a & b < c > d\n"), "a &amp; b &lt; c &gt; d\n");
-        assert_eq!(prettify_text("x &amp; y &lt;z&gt;\n"), "x &amp; y &lt;z&gt;\n");
+        assert_eq!(
+            prettify_text("a & b < c > d\n"),
+            "a &amp; b &lt; c &gt; d\n"
+        );
+        assert_eq!(
+            prettify_text("x &amp; y &lt;z&gt;\n"),
+            "x &amp; y &lt;z&gt;\n"
+        );
         assert_eq!(prettify_text("a\r\nb\r\n"), "a\r\nb\n");
         assert_eq!(prettify_text("  "), "");
     }

@@ -15,7 +15,10 @@ pub struct Verdict {
 }
 
 fn verdict(description: impl Into<String>, mime: &str) -> Verdict {
-    Verdict { description: description.into(), mime: mime.to_string() }
+    Verdict {
+        description: description.into(),
+        mime: mime.to_string(),
+    }
 }
 
 fn be32(data: &[u8], at: usize) -> Option<u32> {
@@ -29,8 +32,15 @@ fn le16(data: &[u8], at: usize) -> Option<u16> {
 /// Binary formats recognised by their signature.
 fn binary(data: &[u8]) -> Option<Verdict> {
     if let Some(rest) = data.strip_prefix(b"%PDF-") {
-        let version: String = rest.iter().take_while(|b| b.is_ascii_digit() || **b == b'.').map(|b| *b as char).collect();
-        return Some(verdict(format!("PDF document, version {version}"), "application/pdf"));
+        let version: String = rest
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'.')
+            .map(|b| *b as char)
+            .collect();
+        return Some(verdict(
+            format!("PDF document, version {version}"),
+            "application/pdf",
+        ));
     }
     if data.starts_with(b"\x89PNG\r\n\x1a\n") && data.get(12..16) == Some(b"IHDR") {
         let (width, height) = (be32(data, 16)?, be32(data, 20)?);
@@ -43,13 +53,23 @@ fn binary(data: &[u8]) -> Option<Verdict> {
             6 => format!("{depth}-bit/color RGBA"),
             _ => return None,
         };
-        let interlace = if data.get(28) == Some(&1) { "interlaced" } else { "non-interlaced" };
-        return Some(verdict(format!("PNG image data, {width} x {height}, {color}, {interlace}"), "image/png"));
+        let interlace = if data.get(28) == Some(&1) {
+            "interlaced"
+        } else {
+            "non-interlaced"
+        };
+        return Some(verdict(
+            format!("PNG image data, {width} x {height}, {color}, {interlace}"),
+            "image/png",
+        ));
     }
     if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
         let version = String::from_utf8_lossy(&data[3..6]).into_owned();
         let (width, height) = (le16(data, 6)?, le16(data, 8)?);
-        return Some(verdict(format!("GIF image data, version {version}, {width} x {height}"), "image/gif"));
+        return Some(verdict(
+            format!("GIF image data, version {version}, {width} x {height}"),
+            "image/gif",
+        ));
     }
     if data.starts_with(b"PK\x03\x04") && data.len() >= 30 {
         let version = le16(data, 4)?;
@@ -63,11 +83,18 @@ fn binary(data: &[u8]) -> Option<Verdict> {
         }
         let name_len = usize::from(le16(data, 26)?);
         let name = data.get(30..30 + name_len)?;
-        if name.starts_with(b"META-INF/") || name == b"mimetype" || name.starts_with(b"[Content_Types]") {
+        if name.starts_with(b"META-INF/")
+            || name == b"mimetype"
+            || name.starts_with(b"[Content_Types]")
+        {
             return None;
         }
         return Some(verdict(
-            format!("Zip archive data, at least v{}.{} to extract, compression method={method}", version / 10, version % 10),
+            format!(
+                "Zip archive data, at least v{}.{} to extract, compression method={method}",
+                version / 10,
+                version % 10
+            ),
             "application/zip",
         ));
     }
@@ -128,7 +155,11 @@ fn text_notes(data: &[u8]) -> String {
     if !(crlf || cr || lf) {
         notes.push_str(", with no line terminators");
     } else if crlf || cr {
-        let kinds: Vec<&str> = [(crlf, "CRLF"), (cr, "CR"), (lf, "LF")].iter().filter(|(on, _)| *on).map(|(_, k)| *k).collect();
+        let kinds: Vec<&str> = [(crlf, "CRLF"), (cr, "CR"), (lf, "LF")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, k)| *k)
+            .collect();
         notes.push_str(&format!(", with {} line terminators", kinds.join(", ")));
     }
     if data.contains(&0x1b) {
@@ -139,7 +170,8 @@ fn text_notes(data: &[u8]) -> String {
 
 /// The kind of text document, from its first bytes.
 fn text_kind(data: &[u8]) -> Option<(&'static str, &'static str)> {
-    let starts_ci = |p: &str| data.len() >= p.len() && data[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    let starts_ci =
+        |p: &str| data.len() >= p.len() && data[..p.len()].eq_ignore_ascii_case(p.as_bytes());
     if data.starts_with(b"Received:") {
         return Some(("RFC 822 mail", "message/rfc822"));
     }
@@ -152,7 +184,10 @@ fn text_kind(data: &[u8]) -> Option<(&'static str, &'static str)> {
     if data.starts_with(b"MIME-Version:") {
         return Some(("MIME entity", "text/plain"));
     }
-    let start = data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(data.len());
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
     let head = &data[start..];
     let html = ["<!doctype html", "<html", "<head", "<body", "<title"]
         .iter()
@@ -168,7 +203,9 @@ pub fn detect(data: &[u8]) -> Verdict {
     if let Some(found) = binary(data) {
         return found;
     }
-    let Some(encoding) = encoding(data) else { return verdict("data", "application/octet-stream") };
+    let Some(encoding) = encoding(data) else {
+        return verdict("data", "application/octet-stream");
+    };
     let notes = text_notes(data);
     match text_kind(data) {
         Some((kind, mime)) => verdict(format!("{kind}, {encoding}{notes}"), mime),
@@ -183,12 +220,30 @@ mod tests {
     #[test]
     fn wording_matches_libmagic() {
         assert_eq!(detect(b"").description, "empty");
-        assert_eq!(detect(b"%PDF-1.4\n").description, "PDF document, version 1.4");
-        assert_eq!(detect(b"hello\r\nworld").description, "ASCII text, with CRLF line terminators");
-        assert_eq!(detect(b"a\r\nb\nc\n").description, "ASCII text, with CRLF, LF line terminators");
-        assert_eq!(detect(b"<html>x</html>").description, "HTML document, ASCII text, with no line terminators");
-        assert_eq!(detect(b"Received: x\n").description, "RFC 822 mail, ASCII text");
-        assert_eq!(detect(b"caf\xc3\xa9\r\n").description, "Unicode text, UTF-8 text, with CRLF line terminators");
+        assert_eq!(
+            detect(b"%PDF-1.4\n").description,
+            "PDF document, version 1.4"
+        );
+        assert_eq!(
+            detect(b"hello\r\nworld").description,
+            "ASCII text, with CRLF line terminators"
+        );
+        assert_eq!(
+            detect(b"a\r\nb\nc\n").description,
+            "ASCII text, with CRLF, LF line terminators"
+        );
+        assert_eq!(
+            detect(b"<html>x</html>").description,
+            "HTML document, ASCII text, with no line terminators"
+        );
+        assert_eq!(
+            detect(b"Received: x\n").description,
+            "RFC 822 mail, ASCII text"
+        );
+        assert_eq!(
+            detect(b"caf\xc3\xa9\r\n").description,
+            "Unicode text, UTF-8 text, with CRLF line terminators"
+        );
         assert_eq!(detect(b"\x00\x01abc").mime, "application/octet-stream");
     }
 }

@@ -36,23 +36,33 @@ impl Analyze for EmlParser {
             return Err(Error::msg("File is missing"));
         }
         if a.data_type() != "file" {
-            return Err(Error::msg("This datatype is not supported by this analyzer."));
+            return Err(Error::msg(
+                "This datatype is not supported by this analyzer.",
+            ));
         }
         let Some(path) = a.file_path() else {
-            return Err(Error::msg("Unexpected Error: expected str, bytes or os.PathLike object, not NoneType"));
+            return Err(Error::msg(
+                "Unexpected Error: expected str, bytes or os.PathLike object, not NoneType",
+            ));
         };
         let raw = std::fs::read(&path).map_err(|e| Error::msg(format!("Unexpected Error: {e}")))?;
         let options = analysis::Options {
             visualisation: truthy(&a.get_param_or("config.email_visualisation", false)),
-            wkhtmltoimage: match a.get_param_or("config.wkhtmltoimage_path", "/usr/bin/wkhtmltoimage") {
+            wkhtmltoimage: match a
+                .get_param_or("config.wkhtmltoimage_path", "/usr/bin/wkhtmltoimage")
+            {
                 Value::String(s) => s,
                 other => other.to_string(),
             },
         };
-        let result = analysis::analyse(&raw, &options).map_err(|f| Error::msg(format!("Unexpected Error: {}", f.0)))?;
-        let out_dir = a.output_directory().ok_or_else(|| Error::msg("Unexpected Error: no job folder"))?;
+        let result = analysis::analyse(&raw, &options)
+            .map_err(|f| Error::msg(format!("Unexpected Error: {}", f.0)))?;
+        let out_dir = a
+            .output_directory()
+            .ok_or_else(|| Error::msg("Unexpected Error: no job folder"))?;
         for (name, data) in &result.files {
-            std::fs::write(out_dir.join(name), data).map_err(|e| Error::msg(format!("Unexpected Error: {e}")))?;
+            std::fs::write(out_dir.join(name), data)
+                .map_err(|e| Error::msg(format!("Unexpected Error: {e}")))?;
         }
         Ok(result.full)
     }
@@ -73,7 +83,9 @@ fn with_tags(tags: Vec<Value>) -> Map<String, Value> {
 
 impl Hooks for EmlParser {
     fn summary(&self, _a: &Analyzer, full: &Value) -> Result<Value> {
-        let attachments = full.get("attachments").map_or(json!("0"), |v| json!(v.as_array().map_or(0, Vec::len)));
+        let attachments = full
+            .get("attachments")
+            .map_or(json!("0"), |v| json!(v.as_array().map_or(0, Vec::len)));
         let urls = match full.get("iocs").and_then(|i| i.get("url")) {
             Some(v) => json!(v.as_array().map_or(0, Vec::len)),
             None => json!("0"),
@@ -89,15 +101,23 @@ impl Hooks for EmlParser {
             return Ok(Vec::new());
         }
         let iocs = &full["iocs"];
-        let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<(String, String)> =
+            std::collections::HashSet::new();
         let mut out = Vec::new();
-        for (key, data_type, extra) in
-            [("url", "url", &["autoImport:true"][..]), ("ip", "ip", &["autoImport:true"]), ("email", "mail", &["autoImport:true"]), ("domain", "domain", &[])]
-        {
+        for (key, data_type, extra) in [
+            ("url", "url", &["autoImport:true"][..]),
+            ("ip", "ip", &["autoImport:true"]),
+            ("email", "mail", &["autoImport:true"]),
+            ("domain", "domain", &[]),
+        ] {
             for entry in iocs[key].as_array().into_iter().flatten() {
                 let data = entry["data"].as_str().unwrap_or("").to_string();
                 if seen.insert((data_type.to_string(), data.clone())) {
-                    out.push(a.build_artifact_with(data_type, data, with_tags(tags(entry, extra)))?);
+                    out.push(a.build_artifact_with(
+                        data_type,
+                        data,
+                        with_tags(tags(entry, extra)),
+                    )?);
                 }
             }
         }
@@ -108,12 +128,23 @@ impl Hooks for EmlParser {
             let sha256 = entry["hash"].as_str().unwrap_or("").to_string();
             let filename = entry["filename"].as_str().unwrap_or("").to_string();
             if seen.insert(("hash".into(), sha256.clone())) {
-                out.push(a.build_artifact_with("hash", sha256.clone(), with_tags(attachment_tags.clone()))?);
+                out.push(a.build_artifact_with(
+                    "hash",
+                    sha256.clone(),
+                    with_tags(attachment_tags.clone()),
+                )?);
             }
             if seen.insert(("filename".into(), filename.clone())) {
-                out.push(a.build_artifact_with("filename", filename.clone(), with_tags(attachment_tags.clone()))?);
+                out.push(a.build_artifact_with(
+                    "filename",
+                    filename.clone(),
+                    with_tags(attachment_tags.clone()),
+                )?);
             }
-            let path = out_dir.join(analysis::attachment_output_name(&filename, &sha256)).to_string_lossy().into_owned();
+            let path = out_dir
+                .join(analysis::attachment_output_name(&filename, &sha256))
+                .to_string_lossy()
+                .into_owned();
             if seen.insert(("file".into(), path.clone())) {
                 out.push(a.build_artifact_with("file", path, with_tags(attachment_tags))?);
             }

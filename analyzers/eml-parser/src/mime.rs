@@ -31,13 +31,19 @@ pub struct Part {
 pub fn parse(raw: &[u8]) -> Part {
     match MessageParser::default().parse(raw) {
         Some(message) if !message.parts.is_empty() => convert(&message, 0),
-        _ => Part { headers: Vec::new(), content: Content::Leaf(raw.to_vec()) },
+        _ => Part {
+            headers: Vec::new(),
+            content: Content::Leaf(raw.to_vec()),
+        },
     }
 }
 
 /// The bytes of `message` from `start` to `end`, empty when out of range.
 fn slice<'m>(message: &'m Message<'_>, start: u32, end: u32) -> &'m [u8] {
-    message.raw_message.get(start as usize..end as usize).unwrap_or_default()
+    message
+        .raw_message
+        .get(start as usize..end as usize)
+        .unwrap_or_default()
 }
 
 /// Python's generator writes an embedded message back with LF line endings.
@@ -54,19 +60,31 @@ fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
 
 fn convert(message: &Message<'_>, id: usize) -> Part {
     let Some(part) = message.parts.get(id) else {
-        return Part { headers: Vec::new(), content: Content::Leaf(Vec::new()) };
+        return Part {
+            headers: Vec::new(),
+            content: Content::Leaf(Vec::new()),
+        };
     };
     let headers = part
         .headers
         .iter()
         .map(|h| {
             let name = slice(message, h.offset_field, h.offset_start);
-            let name = String::from_utf8_lossy(name.strip_suffix(b":").unwrap_or(name)).into_owned();
-            (name, pyheader::raw_value(slice(message, h.offset_start, h.offset_end)))
+            let name =
+                String::from_utf8_lossy(name.strip_suffix(b":").unwrap_or(name)).into_owned();
+            (
+                name,
+                pyheader::raw_value(slice(message, h.offset_start, h.offset_end)),
+            )
         })
         .collect();
     let content = match &part.body {
-        PartType::Multipart(children) => Content::Multipart(children.iter().map(|c| convert(message, *c as usize)).collect()),
+        PartType::Multipart(children) => Content::Multipart(
+            children
+                .iter()
+                .map(|c| convert(message, *c as usize))
+                .collect(),
+        ),
         PartType::Message(nested) => Content::Message(
             Box::new(convert(nested, 0)),
             crlf_to_lf(slice(message, part.offset_body, part.offset_end)),
@@ -79,7 +97,10 @@ fn convert(message: &Message<'_>, id: usize) -> Part {
 impl Part {
     /// The raw value of the first field called `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// True when a field called `name` exists.
@@ -89,12 +110,16 @@ impl Part {
 
     /// The parameters of the Content-Type field.
     fn type_params(&self) -> Vec<Param> {
-        self.get("content-type").map(|v| pyheader::split_params(&pyheader::unfold(v)).1).unwrap_or_default()
+        self.get("content-type")
+            .map(|v| pyheader::split_params(&pyheader::unfold(v)).1)
+            .unwrap_or_default()
     }
 
     /// `get_content_type()`: lower-cased `maintype/subtype`, `text/plain` when missing or invalid.
     pub fn content_type(&self) -> String {
-        let Some(value) = self.get("content-type") else { return "text/plain".to_string() };
+        let Some(value) = self.get("content-type") else {
+            return "text/plain".to_string();
+        };
         let head = pyheader::split_params(&pyheader::unfold(value)).0;
         let ctype = head.split('(').next().unwrap_or("").trim().to_lowercase();
         if ctype.matches('/').count() != 1 || ctype.starts_with('/') || ctype.ends_with('/') {
@@ -105,7 +130,11 @@ impl Part {
 
     /// `get_content_maintype()`.
     pub fn maintype(&self) -> String {
-        self.content_type().split('/').next().unwrap_or("text").to_string()
+        self.content_type()
+            .split('/')
+            .next()
+            .unwrap_or("text")
+            .to_string()
     }
 
     /// `get_boundary()`.
@@ -127,16 +156,20 @@ impl Part {
 
     /// `get_filename('')`: Content-Disposition `filename`, else Content-Type `name`, stripped.
     pub fn filename(&self) -> String {
-        let disposition = self
-            .get("content-disposition")
-            .and_then(|v| pyheader::param(&pyheader::split_params(&pyheader::unfold(v)).1, "filename").map(str::to_string));
-        let name = disposition.or_else(|| pyheader::param(&self.type_params(), "name").map(str::to_string));
+        let disposition = self.get("content-disposition").and_then(|v| {
+            pyheader::param(&pyheader::split_params(&pyheader::unfold(v)).1, "filename")
+                .map(str::to_string)
+        });
+        let name = disposition
+            .or_else(|| pyheader::param(&self.type_params(), "name").map(str::to_string));
         name.map(|n| n.trim().to_string()).unwrap_or_default()
     }
 
     /// The Content-Transfer-Encoding, lower-cased and trimmed.
     pub fn transfer_encoding(&self) -> String {
-        self.get("content-transfer-encoding").map(|v| pyheader::unfold(v).trim().to_lowercase()).unwrap_or_default()
+        self.get("content-transfer-encoding")
+            .map(|v| pyheader::unfold(v).trim().to_lowercase())
+            .unwrap_or_default()
     }
 
     /// `get_payload(decode=True)` of a leaf part.

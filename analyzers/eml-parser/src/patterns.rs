@@ -11,7 +11,8 @@ use std::sync::LazyLock;
 
 /// eml_parser's `email_no_force_tld_regex`.
 pub static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]{1,128}@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*").expect("email pattern")
+    Regex::new(r"[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]{1,128}@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*")
+        .expect("email pattern")
 });
 
 fn is_word_ascii(c: u8) -> bool {
@@ -48,7 +49,8 @@ pub fn ipv4s(text: &str) -> Vec<&str> {
             }
             let after_ok = ok
                 && !bytes.get(j).is_some_and(|b| is_word_ascii(*b))
-                && !(bytes.get(j) == Some(&b'.') && bytes.get(j + 1).is_some_and(|b| is_word_ascii(*b)));
+                && !(bytes.get(j) == Some(&b'.')
+                    && bytes.get(j + 1).is_some_and(|b| is_word_ascii(*b)));
             if after_ok {
                 out.push(&text[i..j]);
                 i = j;
@@ -74,10 +76,14 @@ pub fn ipv6s(text: &str) -> Vec<&str> {
         let c = bytes[i];
         let allowed_before = i == 0
             || !(is_word_ascii(bytes[i - 1]) || bytes[i - 1] == b'.' || bytes[i - 1] == b':')
-            || (i >= 5 && text.is_char_boundary(i - 5) && text[i - 5..i].eq_ignore_ascii_case("ipv6:"));
+            || (i >= 5
+                && text.is_char_boundary(i - 5)
+                && text[i - 5..i].eq_ignore_ascii_case("ipv6:"));
         if (c.is_ascii_hexdigit() || c == b':') && allowed_before {
             let mut j = i;
-            while j < bytes.len() && (bytes[j].is_ascii_hexdigit() || bytes[j] == b':' || bytes[j] == b'.') {
+            while j < bytes.len()
+                && (bytes[j].is_ascii_hexdigit() || bytes[j] == b':' || bytes[j] == b'.')
+            {
                 j += 1;
             }
             let mut end = j;
@@ -85,7 +91,9 @@ pub fn ipv6s(text: &str) -> Vec<&str> {
                 end -= 1;
             }
             let candidate = &text[i..end];
-            let after_ok = !bytes.get(end).is_some_and(|b| is_word_ascii(*b) && *b != b'.');
+            let after_ok = !bytes
+                .get(end)
+                .is_some_and(|b| is_word_ascii(*b) && *b != b'.');
             if after_ok && candidate.contains(':') && candidate.parse::<Ipv6Addr>().is_ok() {
                 out.push(candidate);
             }
@@ -108,14 +116,20 @@ fn encoded_dot_before(text: &str, pos: usize) -> bool {
     if head.ends_with("&period;") {
         return true;
     }
-    let Some(amp) = head.rfind("&#") else { return false };
+    let Some(amp) = head.rfind("&#") else {
+        return false;
+    };
     let tail = &head[amp + 2..];
-    let Some(num) = tail.strip_suffix(';') else { return false };
+    let Some(num) = tail.strip_suffix(';') else {
+        return false;
+    };
     let (digits, radix) = match num.strip_prefix('x') {
         Some(hex) => (hex, 16),
         None => (num, 10),
     };
-    !digits.is_empty() && u32::from_str_radix(digits, radix).ok() == Some(0x2e) && digits.chars().all(|c| c.is_digit(radix))
+    !digits.is_empty()
+        && u32::from_str_radix(digits, radix).ok() == Some(0x2e)
+        && digits.chars().all(|c| c.is_digit(radix))
 }
 
 fn encoded_dot_after(text: &str, pos: usize) -> bool {
@@ -123,13 +137,17 @@ fn encoded_dot_after(text: &str, pos: usize) -> bool {
     if tail.starts_with("&period;") {
         return true;
     }
-    let Some(rest) = tail.strip_prefix("&#") else { return false };
+    let Some(rest) = tail.strip_prefix("&#") else {
+        return false;
+    };
     let (rest, radix) = match rest.strip_prefix('x') {
         Some(hex) => (hex, 16),
         None => (rest, 10),
     };
     let len = rest.chars().take_while(|c| c.is_digit(radix)).count();
-    len > 0 && rest[len..].starts_with(';') && u32::from_str_radix(&rest[..len], radix).ok() == Some(0x2e)
+    len > 0
+        && rest[len..].starts_with(';')
+        && u32::from_str_radix(&rest[..len], radix).ok() == Some(0x2e)
 }
 
 /// eml_parser's `dom_regex`: dotted labels matched possessively, not preceded by a label
@@ -163,7 +181,8 @@ pub fn domains(text: &str) -> Vec<&str> {
         let tld_ok = labels >= 2
             && ((2..=63).contains(&last.len()) && last.bytes().all(|b| b.is_ascii_alphabetic())
                 || (last.len() > 4 && last.len() <= 63 && last[..4].eq_ignore_ascii_case("xn--")));
-        let next_ok = !matches!(bytes.get(j), Some(b'_') | Some(b'@')) && !encoded_dot_after(text, j);
+        let next_ok =
+            !matches!(bytes.get(j), Some(b'_') | Some(b'@')) && !encoded_dot_after(text, j);
         if tld_ok && next_ok {
             out.push(&text[i..j]);
         }
@@ -204,7 +223,11 @@ pub fn parse_python_ip(text: &str) -> Option<IpAddr> {
     }
     let mut octets = [0u8; 4];
     for (slot, part) in octets.iter_mut().zip(&parts) {
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) || (part.len() > 1 && part.starts_with('0')) {
+        if part.is_empty()
+            || part.len() > 3
+            || !part.bytes().all(|b| b.is_ascii_digit())
+            || (part.len() > 1 && part.starts_with('0'))
+        {
             return None;
         }
         *slot = part.parse().ok()?;
@@ -215,7 +238,11 @@ pub fn parse_python_ip(text: &str) -> Option<IpAddr> {
 /// eml_parser's `get_obfuscated_ip`: a host in one of the notations `inet_aton` accepts
 /// (`3232235777`, `0xC0A80101`, `0300.0250.0.1`, `127.1`) as a dotted quad.
 pub fn obfuscated_ip(host: &str) -> Option<String> {
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_hexdigit() || b"xX.".contains(&b)) {
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b"xX.".contains(&b))
+    {
         return None;
     }
     let parts: Vec<&str> = host.split('.').collect();
@@ -224,17 +251,22 @@ pub fn obfuscated_ip(host: &str) -> Option<String> {
     }
     let mut values = Vec::new();
     for part in &parts {
-        let (digits, radix) = if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-            (hex, 16)
-        } else if part.len() > 1 && part.starts_with('0') {
-            (&part[1..], 8)
-        } else {
-            (*part, 10)
-        };
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else {
+                (*part, 10)
+            };
         if part.is_empty() {
             return None;
         }
-        let value = if digits.is_empty() { 0 } else { u64::from_str_radix(digits, radix).ok()? };
+        let value = if digits.is_empty() {
+            0
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
         values.push(value);
     }
     let last_bits = 32 - 8 * (values.len() as u32 - 1);
@@ -256,9 +288,18 @@ mod tests {
 
     #[test]
     fn scanners_follow_the_boundaries() {
-        assert_eq!(ipv4s("ip 1.2.3.4, v1.2.3.4 1.2.3.4.5 10.0.0.1."), vec!["1.2.3.4", "10.0.0.1"]);
-        assert_eq!(domains("see www.example.com/x, invoice.pdf, 10.0pt a_b.com x.y@z.com"), vec!["www.example.com", "invoice.pdf", "z.com"]);
-        assert_eq!(ipv6s("from [2001:db8::1] and std::vector"), vec!["2001:db8::1"]);
+        assert_eq!(
+            ipv4s("ip 1.2.3.4, v1.2.3.4 1.2.3.4.5 10.0.0.1."),
+            vec!["1.2.3.4", "10.0.0.1"]
+        );
+        assert_eq!(
+            domains("see www.example.com/x, invoice.pdf, 10.0pt a_b.com x.y@z.com"),
+            vec!["www.example.com", "invoice.pdf", "z.com"]
+        );
+        assert_eq!(
+            ipv6s("from [2001:db8::1] and std::vector"),
+            vec!["2001:db8::1"]
+        );
         assert_eq!(valid_domain_or_ip("a@B.c"), Some("B.c".to_string()));
         assert_eq!(valid_domain_or_ip("1.2.3.999"), None);
         assert_eq!(obfuscated_ip("3232235777"), Some("192.168.1.1".to_string()));

@@ -36,7 +36,10 @@ fn decode_encoded_word(word: &str) -> Option<String> {
         "q" | "Q" => decode::decode_quoted_printable(text.replace('_', " ").as_bytes()),
         _ => return None,
     };
-    Some(decode::decode_with_charset(&bytes, charset).unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned()))
+    Some(
+        decode::decode_with_charset(&bytes, charset)
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned()),
+    )
 }
 
 /// Finds the end of an encoded word starting at `start` (which holds `=?`), as
@@ -79,7 +82,8 @@ pub fn decode_unstructured(value: &str) -> String {
             && let Some(end) = encoded_word_end(value, i)
             && let Some(text) = decode_encoded_word(&value[i..end])
         {
-            if !(last_was_ew && !pending_ws.is_empty()) {
+            // Blanks between two encoded words are dropped (RFC 2047, section 6.2).
+            if !last_was_ew || pending_ws.is_empty() {
                 out.push_str(&pending_ws);
             }
             pending_ws.clear();
@@ -132,7 +136,9 @@ pub fn split_params(value: &str) -> (String, Vec<Param>) {
     let head = pieces.remove(0);
     let mut params: Vec<Param> = Vec::new();
     for piece in pieces {
-        let Some((name, raw)) = piece.split_once('=') else { continue };
+        let Some((name, raw)) = piece.split_once('=') else {
+            continue;
+        };
         let name = name.trim().to_string();
         if name.is_empty() {
             continue;
@@ -165,9 +171,22 @@ fn join_rfc2231(params: Vec<Param>) -> Vec<Param> {
             Some((base, section)) => (base.to_string(), Some(section.to_string())),
             None => (name.clone(), None),
         };
-        let extended = section.as_deref().is_some_and(|s| s.ends_with('*') || s.is_empty());
-        let value = if extended { decode_rfc2231(&value, out.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(&base))) } else { value };
-        match (section, out.iter_mut().find(|(n, _, cont)| *cont && n.eq_ignore_ascii_case(&base))) {
+        let extended = section
+            .as_deref()
+            .is_some_and(|s| s.ends_with('*') || s.is_empty());
+        let value = if extended {
+            decode_rfc2231(
+                &value,
+                out.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(&base)),
+            )
+        } else {
+            value
+        };
+        match (
+            section,
+            out.iter_mut()
+                .find(|(n, _, cont)| *cont && n.eq_ignore_ascii_case(&base)),
+        ) {
             (Some(_), Some(existing)) => existing.1.push_str(&value),
             (Some(_), None) => out.push((base, value, true)),
             (None, _) => out.push((name, value, false)),
@@ -188,8 +207,15 @@ fn decode_rfc2231(value: &str, continuation: bool) -> String {
         }
     };
     let bytes = decode_percent(text);
-    decode::decode_with_charset(&bytes, if charset.is_empty() { "us-ascii" } else { &charset })
-        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())
+    decode::decode_with_charset(
+        &bytes,
+        if charset.is_empty() {
+            "us-ascii"
+        } else {
+            &charset
+        },
+    )
+    .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `%XX` decoding of a string into bytes; malformed escapes are kept.
@@ -216,7 +242,10 @@ pub fn decode_percent(text: &str) -> Vec<u8> {
 
 /// The parameter `name` (case-insensitive), as `Message.get_param` finds it.
 pub fn param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
-    params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// `str()` of a Content-Type or Content-Disposition header: the value as written, then every
@@ -237,8 +266,8 @@ pub fn render(name: &str, raw: &str) -> String {
     match name.to_ascii_lowercase().as_str() {
         "date" => dates::header_date_iso(&value),
         "content-type" | "content-disposition" => render_parameterized(&value),
-        "to" | "from" | "cc" | "bcc" | "reply-to" | "sender" | "resent-to" | "resent-from" | "resent-cc"
-        | "resent-bcc" | "resent-sender" => crate::address::render_list(&value),
+        "to" | "from" | "cc" | "bcc" | "reply-to" | "sender" | "resent-to" | "resent-from"
+        | "resent-cc" | "resent-bcc" | "resent-sender" => crate::address::render_list(&value),
         _ => decode_unstructured(&value),
     }
 }
@@ -249,10 +278,28 @@ mod tests {
 
     #[test]
     fn renders_like_python() {
-        assert_eq!(render("Content-Type", "text/plain ; charset = utf-8"), "text/plain ; charset=\"utf-8\"");
-        assert_eq!(render("content-type", "application/x; name*0=\"ab\"; name*1=\"cd.txt\""), "application/x; name=\"abcd.txt\"");
-        assert_eq!(render("content-disposition", "attachment;filename=x.pdf;size=12"), "attachment; filename=\"x.pdf\"; size=\"12\"");
-        assert_eq!(render("subject", "=?UTF-8?B?4pqgIEFjdGlvbg==?= =?UTF-8?Q?_x?= plain =?bad?= "), "\u{26a0} Action x plain =?bad?= ");
+        assert_eq!(
+            render("Content-Type", "text/plain ; charset = utf-8"),
+            "text/plain ; charset=\"utf-8\""
+        );
+        assert_eq!(
+            render(
+                "content-type",
+                "application/x; name*0=\"ab\"; name*1=\"cd.txt\""
+            ),
+            "application/x; name=\"abcd.txt\""
+        );
+        assert_eq!(
+            render("content-disposition", "attachment;filename=x.pdf;size=12"),
+            "attachment; filename=\"x.pdf\"; size=\"12\""
+        );
+        assert_eq!(
+            render(
+                "subject",
+                "=?UTF-8?B?4pqgIEFjdGlvbg==?= =?UTF-8?Q?_x?= plain =?bad?= "
+            ),
+            "\u{26a0} Action x plain =?bad?= "
+        );
         assert_eq!(render("received", "from a\r\n\tby b"), "from a\tby b");
     }
 }

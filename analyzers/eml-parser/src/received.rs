@@ -7,11 +7,15 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 
-static ANGLE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^<>\s]*@[^<>\s]*>").expect("angle address"));
-static DATE_CHARS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\w\s:,+.\-]+$").expect("date chars"));
+static ANGLE_ADDRESS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<[^<>\s]*@[^<>\s]*>").expect("angle address"));
+static DATE_CHARS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\w\s:,+.\-]+$").expect("date chars"));
 /// eml_parser's `recv_dom_regex`.
-pub static RECV_DOMAIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:(?:from|by)\s+)([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]{2,})+)").expect("received domain"));
+pub static RECV_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:(?:from|by)\s+)([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]{2,})+)")
+        .expect("received domain")
+});
 
 fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
@@ -50,7 +54,10 @@ fn tokens(line: &str) -> Vec<(&'static str, usize, usize)> {
         if matched.is_none()
             && prev.is_some_and(char::is_whitespace)
             && line[i..].starts_with("received:")
-            && line[i + 9..].chars().next().is_some_and(char::is_whitespace)
+            && line[i + 9..]
+                .chars()
+                .next()
+                .is_some_and(char::is_whitespace)
         {
             matched = Some("received:");
         }
@@ -84,7 +91,11 @@ fn remove_comments(line: &str, comments: &[(usize, usize)], mut start: usize) ->
         }
     }
     parts.push(&line[start..]);
-    parts.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+    parts
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn parse_date(line: &str, comments: &[(usize, usize)], separators: &[usize]) -> Option<String> {
@@ -94,12 +105,17 @@ fn parse_date(line: &str, comments: &[(usize, usize)], separators: &[usize]) -> 
     if !DATE_CHARS.is_match(date) || !date.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
-    dates::parse(date).map(|d| d.iso()).filter(|iso| iso != dates::DEFAULT_DATE)
+    dates::parse(date)
+        .map(|d| d.iso())
+        .filter(|iso| iso != dates::DEFAULT_DATE)
 }
 
 /// `get_domain_ip`: host names, then IPv4, then IPv6 addresses of a `from` or `by` section.
 fn domain_ip(text: &str) -> Vec<String> {
-    let line: String = text.chars().map(|c| if "()[],;<>\"".contains(c) { ' ' } else { c }).collect();
+    let line: String = text
+        .chars()
+        .map(|c| if "()[],;<>\"".contains(c) { ' ' } else { c })
+        .collect();
     let mut found: Vec<String> = Vec::new();
     let mut push = |s: &str| {
         if !found.iter().any(|f| f == s) {
@@ -131,7 +147,8 @@ fn hosts(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut k = 0;
     while k < chars.len() {
-        let prev_ok = k == 0 || !at(k - 1).is_some_and(|p| is_word(p) || matches!(p, '.' | '-' | '/'));
+        let prev_ok =
+            k == 0 || !at(k - 1).is_some_and(|p| is_word(p) || matches!(p, '.' | '-' | '/'));
         if !prev_ok {
             k += 1;
             continue;
@@ -168,9 +185,11 @@ fn hosts(line: &str) -> Vec<&str> {
             let letters = tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic);
             let puny = tld.len() > 4 && tld.starts_with("xn--");
             let next = at(e);
-            let after_ok = !next.is_some_and(|c| is_word(c) || c == '-' || c == '@')
-                && !(next == Some('.') && at(e + 1).is_some_and(is_word))
-                && !(next == Some('/') && at(e + 1).is_some_and(|c| c.is_ascii_digit()));
+            // Not followed by a word character, `-`, `@`, `.`+word or `/`+digit (a version).
+            let touches_word = next.is_some_and(|c| is_word(c) || c == '-' || c == '@');
+            let dotted = next == Some('.') && at(e + 1).is_some_and(is_word);
+            let version = next == Some('/') && at(e + 1).is_some_and(|c| c.is_ascii_digit());
+            let after_ok = !(touches_word || dotted || version);
             if (letters || puny) && after_ok {
                 out.push(&line[pos(start)..pos(e)]);
                 k = e;
@@ -225,7 +244,11 @@ pub fn parse_routing(line: &str) -> Map<String, Value> {
     for (n, (_, end, keyword)) in sections.iter().enumerate() {
         let stop = match sections.get(n + 1) {
             Some((next, _, _)) => *next,
-            None => separators.iter().copied().find(|s| s > end).unwrap_or(line.len()),
+            None => separators
+                .iter()
+                .copied()
+                .find(|s| s > end)
+                .unwrap_or(line.len()),
         };
         let value = cleanline(&line[*end..stop]);
         if !value.is_empty() {
@@ -239,7 +262,11 @@ pub fn parse_routing(line: &str) -> Map<String, Value> {
         let mut for_text = for_value.clone();
         if let Some((before, after)) = for_value.split_once(" from ") {
             for_text = before.to_string();
-            let from = out.get("from").and_then(Value::as_str).unwrap_or("").to_string();
+            let from = out
+                .get("from")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             out.insert("from".into(), json!(format!("{from} {after}")));
         }
         let mut found: Vec<String> = Vec::new();
@@ -256,7 +283,11 @@ pub fn parse_routing(line: &str) -> Map<String, Value> {
     }
     for keyword in ["from", "by"] {
         if let Some(text) = out.get(keyword).and_then(Value::as_str).map(str::to_string) {
-            let text = if text.contains('<') { ANGLE_ADDRESS.replace_all(&text, " ").into_owned() } else { text };
+            let text = if text.contains('<') {
+                ANGLE_ADDRESS.replace_all(&text, " ").into_owned()
+            } else {
+                text
+            };
             let found = domain_ip(&text);
             if found.is_empty() {
                 out.shift_remove(keyword);

@@ -5,7 +5,8 @@ use crate::pyheader::decode_percent;
 
 /// Schemes whose last path segment may carry `;params` (`urllib.parse.uses_params`).
 const USES_PARAMS: &[&str] = &[
-    "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip", "sips", "mms", "sftp", "tel",
+    "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip", "sips",
+    "mms", "sftp", "tel",
 ];
 
 /// A URL split as `urllib.parse.urlsplit` splits it.
@@ -27,7 +28,9 @@ pub fn split(url: &str) -> Result<Split, ()> {
     if let Some(i) = rest.find(':')
         && i > 0
         && rest.as_bytes()[0].is_ascii_alphabetic()
-        && rest[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && rest[..i]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
     {
         out.scheme = rest[..i].to_ascii_lowercase();
         rest = &rest[i + 1..];
@@ -73,7 +76,9 @@ impl Split {
         }
         let mut url = path;
         let netloc = self.netloc.clone().unwrap_or_default();
-        if !netloc.is_empty() || (!self.scheme.is_empty() && uses_netloc(&self.scheme) && !url.starts_with("//")) {
+        if !netloc.is_empty()
+            || (!self.scheme.is_empty() && uses_netloc(&self.scheme) && !url.starts_with("//"))
+        {
             if !url.is_empty() && !url.starts_with('/') {
                 url.insert(0, '/');
             }
@@ -112,8 +117,32 @@ impl Split {
 /// Schemes `urlunsplit` gives a `//` even without a netloc (`urllib.parse.uses_netloc`).
 fn uses_netloc(scheme: &str) -> bool {
     [
-        "", "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms", "https", "shttp", "snews",
-        "prospero", "rtsp", "rtspu", "rsync", "svn", "svn+ssh", "sftp", "nfs", "git", "git+ssh", "ws", "wss", "itms-services",
+        "",
+        "ftp",
+        "http",
+        "gopher",
+        "nntp",
+        "telnet",
+        "imap",
+        "wais",
+        "file",
+        "mms",
+        "https",
+        "shttp",
+        "snews",
+        "prospero",
+        "rtsp",
+        "rtspu",
+        "rsync",
+        "svn",
+        "svn+ssh",
+        "sftp",
+        "nfs",
+        "git",
+        "git+ssh",
+        "ws",
+        "wss",
+        "itms-services",
     ]
     .contains(&scheme)
 }
@@ -128,13 +157,44 @@ pub fn unquote(text: &str) -> String {
 
 /// Named character references this port resolves (a subset of HTML5's list, see the README).
 const ENTITIES: &[(&str, &str)] = &[
-    ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"), ("nbsp", "\u{a0}"), ("copy", "\u{a9}"),
-    ("reg", "\u{ae}"), ("trade", "\u{2122}"), ("hellip", "\u{2026}"), ("mdash", "\u{2014}"), ("ndash", "\u{2013}"),
-    ("laquo", "\u{ab}"), ("raquo", "\u{bb}"), ("lsquo", "\u{2018}"), ("rsquo", "\u{2019}"), ("ldquo", "\u{201c}"),
-    ("rdquo", "\u{201d}"), ("euro", "\u{20ac}"), ("eacute", "\u{e9}"), ("egrave", "\u{e8}"), ("agrave", "\u{e0}"),
-    ("ccedil", "\u{e7}"), ("uuml", "\u{fc}"), ("ouml", "\u{f6}"), ("auml", "\u{e4}"), ("szlig", "\u{df}"),
-    ("period", "."), ("sol", "/"), ("colon", ":"), ("commat", "@"), ("bull", "\u{2022}"), ("middot", "\u{b7}"),
-    ("zwnj", "\u{200c}"), ("zwj", "\u{200d}"), ("shy", "\u{ad}"), ("tab", "\t"), ("newline", "\n"),
+    ("amp", "&"),
+    ("lt", "<"),
+    ("gt", ">"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("nbsp", "\u{a0}"),
+    ("copy", "\u{a9}"),
+    ("reg", "\u{ae}"),
+    ("trade", "\u{2122}"),
+    ("hellip", "\u{2026}"),
+    ("mdash", "\u{2014}"),
+    ("ndash", "\u{2013}"),
+    ("laquo", "\u{ab}"),
+    ("raquo", "\u{bb}"),
+    ("lsquo", "\u{2018}"),
+    ("rsquo", "\u{2019}"),
+    ("ldquo", "\u{201c}"),
+    ("rdquo", "\u{201d}"),
+    ("euro", "\u{20ac}"),
+    ("eacute", "\u{e9}"),
+    ("egrave", "\u{e8}"),
+    ("agrave", "\u{e0}"),
+    ("ccedil", "\u{e7}"),
+    ("uuml", "\u{fc}"),
+    ("ouml", "\u{f6}"),
+    ("auml", "\u{e4}"),
+    ("szlig", "\u{df}"),
+    ("period", "."),
+    ("sol", "/"),
+    ("colon", ":"),
+    ("commat", "@"),
+    ("bull", "\u{2022}"),
+    ("middot", "\u{b7}"),
+    ("zwnj", "\u{200c}"),
+    ("zwj", "\u{200d}"),
+    ("shy", "\u{ad}"),
+    ("tab", "\t"),
+    ("newline", "\n"),
 ];
 
 /// `html.unescape` for numeric references and the named references in [`ENTITIES`].
@@ -180,7 +240,10 @@ fn reference(text: &str) -> Option<(String, usize)> {
         };
         return Some((c.to_string(), used));
     }
-    let name_len = body.chars().take_while(|c| c.is_ascii_alphanumeric()).count();
+    let name_len = body
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
     let name = &body[..name_len];
     let (_, value) = ENTITIES.iter().find(|(n, _)| *n == name)?;
     let used = 1 + name_len + usize::from(body[name_len..].starts_with(';'));
@@ -203,7 +266,13 @@ mod tests {
         let s = split("HTTP://User@Example.COM:80/a;?#").unwrap();
         assert_eq!(s.geturl(), "http://User@Example.COM:80/a");
         assert_eq!(s.hostname().as_deref(), Some("example.com"));
-        assert_eq!(split("noscheme://www.example.com/docs").unwrap().hostname().as_deref(), Some("www.example.com"));
+        assert_eq!(
+            split("noscheme://www.example.com/docs")
+                .unwrap()
+                .hostname()
+                .as_deref(),
+            Some("www.example.com")
+        );
         assert!(split("http://[::1/").is_err());
         assert_eq!(html_unescape("a&amp;b&#46;c&nbsp"), "a&b.c\u{a0}");
     }

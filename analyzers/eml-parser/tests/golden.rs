@@ -13,7 +13,9 @@ use std::process::Command;
 const LONG_STRING: usize = 1 << 20;
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("corpus")
 }
 
 /// The marker `make_golden.py` writes in place of a long string.
@@ -25,7 +27,11 @@ fn reduce_long_strings(value: Value) -> Value {
             hex::encode(Sha256::digest(s.as_bytes()))
         )),
         Value::Array(items) => Value::Array(items.into_iter().map(reduce_long_strings).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, reduce_long_strings(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, reduce_long_strings(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -35,10 +41,14 @@ fn normalise(mut report: Value, output: &Path) -> Value {
     if let Some(artifacts) = report.get_mut("artifacts").and_then(Value::as_array_mut) {
         for artifact in artifacts {
             if artifact.get("dataType").and_then(Value::as_str) == Some("file")
-                && let Some(name) = artifact.get("file").and_then(Value::as_str).map(str::to_string)
+                && let Some(name) = artifact
+                    .get("file")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
             {
                 let bytes = std::fs::read(output.join(&name)).expect("file artifact exists");
-                artifact["file"] = Value::String(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))));
+                artifact["file"] =
+                    Value::String(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))));
             }
         }
     }
@@ -59,7 +69,9 @@ fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<Stri
                     }
                 }
             }
-            a.keys().find(|k| !e.contains_key(*k)).map(|k| format!("{path}.{k}: unexpected {}", a[k]))
+            a.keys()
+                .find(|k| !e.contains_key(*k))
+                .map(|k| format!("{path}.{k}: unexpected {}", a[k]))
         }
         (Value::Array(e), Value::Array(a)) => {
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
@@ -67,7 +79,13 @@ fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<Stri
                     return Some(d);
                 }
             }
-            (e.len() != a.len()).then(|| format!("{path}: {} items expected, {} found: {actual}", e.len(), a.len()))
+            (e.len() != a.len()).then(|| {
+                format!(
+                    "{path}: {} items expected, {} found: {actual}",
+                    e.len(),
+                    a.len()
+                )
+            })
         }
         _ => (expected != actual).then(|| format!("{path}: expected {expected}, found {actual}")),
     }
@@ -77,7 +95,10 @@ fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<Stri
 fn run_case(case: &Path) -> (Value, i32) {
     let generator = case.join("generate.py");
     if generator.exists() && !case.join("attachment").exists() {
-        let status = Command::new("python3").arg(&generator).status().expect("python3 runs generate.py");
+        let status = Command::new("python3")
+            .arg(&generator)
+            .status()
+            .expect("python3 runs generate.py");
         assert!(status.success(), "{} failed", generator.display());
     }
     let job = tempfile::tempdir().expect("temp dir");
@@ -88,12 +109,18 @@ fn run_case(case: &Path) -> (Value, i32) {
     for entry in std::fs::read_dir(case).expect("case dir") {
         let entry = entry.expect("entry");
         let name = entry.file_name();
-        if ["expected.json", "generate.py", ".gitignore"].iter().any(|n| name == *n) {
+        if ["expected.json", "generate.py", ".gitignore"]
+            .iter()
+            .any(|n| name == *n)
+        {
             continue;
         }
         std::fs::copy(entry.path(), input.join(&name)).expect("copy case file");
     }
-    let status = Command::new(env!("CARGO_BIN_EXE_EmlParser")).arg(job.path()).status().expect("analyzer runs");
+    let status = Command::new(env!("CARGO_BIN_EXE_EmlParser"))
+        .arg(job.path())
+        .status()
+        .expect("analyzer runs");
     let text = std::fs::read_to_string(output.join("output.json")).expect("output.json written");
     let report: Value = serde_json::from_str(&text).expect("output.json is JSON");
     (normalise(report, &output), status.code().unwrap_or(-1))
@@ -101,22 +128,43 @@ fn run_case(case: &Path) -> (Value, i32) {
 
 #[test]
 fn every_case_matches_the_original() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus()).expect("corpus").map(|e| e.expect("entry").path()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 15, "the corpus has {} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
-        let expected: Value =
-            serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).expect("expected.json")).expect("json");
+        let name = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(case.join("expected.json")).expect("expected.json"),
+        )
+        .expect("json");
         let (actual, code) = run_case(case);
-        let expected_code = if expected["success"] == Value::Bool(true) { 0 } else { 1 };
+        let expected_code = if expected["success"] == Value::Bool(true) {
+            0
+        } else {
+            1
+        };
         if code != expected_code {
-            failures.push(format!("{name}: exit status {code}, expected {expected_code}"));
+            failures.push(format!(
+                "{name}: exit status {code}, expected {expected_code}"
+            ));
         }
         if let Some(difference) = first_difference("", &expected, &actual) {
             failures.push(format!("{name}: {difference}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
