@@ -303,12 +303,22 @@ fn judge(
 
 /// The failure report: the message, the runner's own redaction of the real input (never the
 /// worker's copy), and the warnings.
-fn failure(folder: &JobFolder, message: String, warnings: &mut Vec<String>) -> Value {
+///
+/// Cortex keeps only `errorMessage` and `input` of a failed job, so the warnings are also
+/// appended to the message, where its users can read them.
+fn failure(folder: &JobFolder, mut message: String, warnings: &mut Vec<String>) -> Value {
+    cap_warnings(warnings);
+    if !warnings.is_empty() {
+        message.push_str("\n--- runner warnings ---");
+        for warning in warnings.iter() {
+            message.push('\n');
+            message.push_str(warning);
+        }
+    }
     let mut report = Map::new();
     report.insert("success".into(), Value::Bool(false));
     report.insert("errorMessage".into(), Value::String(message));
     report.insert("input".into(), folder.input().redacted());
-    cap_warnings(warnings);
     if !warnings.is_empty() {
         report.insert(RUNNER_WARNINGS.into(), warnings_value(warnings));
     }

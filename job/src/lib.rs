@@ -39,9 +39,14 @@
 //!   the values of secret `config` keys replaced by `"REMOVED"`. `input` is always the runner's
 //!   own redaction of the real input, never the worker's copy.
 //! - **Warnings**: everything removed, dropped or repaired is listed as one sentence each in
-//!   `full.runnerWarnings` (an array of strings) on success and in the top-level
-//!   `runnerWarnings` on failure, where Cortex users see them; the key is absent when there is
-//!   nothing to say. At most [`MAX_WARNINGS`] are kept.
+//!   `full.runnerWarnings` (an array of strings) on success, where Cortex users see it in the
+//!   full report. On failure the list is in a top-level `runnerWarnings` and, because Cortex
+//!   keeps only `errorMessage` and `input` of a failed job, also appended to `errorMessage`
+//!   after a `--- runner warnings ---` line. The key is absent when there is nothing to say; at
+//!   most [`MAX_WARNINGS`] are kept. A worker's own `full.runnerWarnings` is removed (with a
+//!   warning): the key is the runner's.
+//! - A success report is kept even when the worker exited with a non-zero status (Cortex's
+//!   process and docker runners do the same), with a warning saying so.
 //! - The final `output.json` is written to a temporary file in `output/` and renamed over the
 //!   old one, so a reader never sees a half-written report.
 

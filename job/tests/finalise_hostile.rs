@@ -87,7 +87,9 @@ fn a_symlinked_output_json_is_never_read_nor_followed() {
     assert_eq!(
         done.report,
         json!({"success": false,
-               "errorMessage": "exited with status 0 without writing output.json",
+               "errorMessage": "exited with status 0 without writing output.json\n\
+                                --- runner warnings ---\n\
+                                removed output/output.json: a symlink to \"/etc/passwd\"",
                "input": redacted_input(),
                "runnerWarnings": ["removed output/output.json: a symlink to \"/etc/passwd\""]})
     );
@@ -214,10 +216,12 @@ fn fifos_and_sockets_are_removed_and_a_fifo_output_json_does_not_hang() {
             "removed output/sock: a socket"
         ]
     );
-    assert_eq!(
-        done.report["errorMessage"],
-        "exited with status 0 without writing output.json"
-    );
+    // The message lists the warnings in directory order.
+    let message = done.report["errorMessage"].as_str().unwrap();
+    let (cause, listed) = message.split_once("\n--- runner warnings ---\n").unwrap();
+    assert_eq!(cause, "exited with status 0 without writing output.json");
+    assert_eq!(listed.split('\n').collect::<Vec<_>>(), done.warnings);
+    assert_eq!(done.report["runnerWarnings"], json!(done.warnings));
     assert_eq!(f.output_names(), ["output.json"]);
     assert_eq!(f.snapshot_outside_output(), before);
 }
@@ -325,7 +329,9 @@ fn an_output_folder_replaced_by_a_symlink_is_rebuilt_without_touching_the_target
     );
     assert_eq!(
         done.report["errorMessage"],
-        "exited with status 0 without writing output.json"
+        "exited with status 0 without writing output.json\n\
+         --- runner warnings ---\n\
+         output/ was a symlink, not a directory: replaced it by an empty directory"
     );
     assert!(
         fs::symlink_metadata(f.folder.output_dir())

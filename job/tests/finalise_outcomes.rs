@@ -324,7 +324,10 @@ fn warnings_reach_a_failure_report_at_the_top_level() {
     let done = run(&f, WorkerEnd::exited(4));
     assert_eq!(
         done.report,
-        json!({"success": false, "errorMessage": "exited with status 4 without writing output.json",
+        json!({"success": false,
+               "errorMessage": "exited with status 4 without writing output.json\n\
+                                --- runner warnings ---\n\
+                                removed output/x: a symlink to \"/etc/shadow\"",
                "input": redacted_input(),
                "runnerWarnings": ["removed output/x: a symlink to \"/etc/shadow\""]})
     );
@@ -357,5 +360,20 @@ fn a_rejected_success_report_after_a_non_zero_exit_says_the_status_once() {
         failure(
             "output.json reports success but has a `full` that is an array, not an object (Cortex would fail the job with \"Report creation failure\") (the worker exited with status 2)"
         )
+    );
+}
+
+#[test]
+fn a_workers_own_failure_message_comes_first_then_the_runner_warnings() {
+    let f = fixture();
+    fs::create_dir(f.out("junk")).unwrap();
+    f.write_report(&json!({"success": false, "errorMessage": "TLP is higher than allowed."}));
+    let done = run(&f, WorkerEnd::exited(1));
+    assert_eq!(
+        done.report,
+        json!({"success": false,
+               "errorMessage": "TLP is higher than allowed.\n--- runner warnings ---\nremoved output/junk: a directory",
+               "input": redacted_input(),
+               "runnerWarnings": ["removed output/junk: a directory"]})
     );
 }
