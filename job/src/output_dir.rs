@@ -46,7 +46,17 @@ impl OutputDir {
     pub(crate) fn open(job: &Path, warnings: &mut Vec<String>) -> io::Result<OutputDir> {
         let root = Dir::open_ambient_dir(job, ambient_authority())?;
         match root.symlink_metadata("output") {
-            Ok(metadata) if metadata.is_dir() => {}
+            Ok(metadata) if metadata.is_dir() => {
+                // A worker that owns `output/` (a Kubernetes pod running as the runner's user)
+                // may have taken away the write access the final report needs.
+                let mode = metadata.permissions().mode() & 0o7777;
+                if mode & 0o700 != 0o700 {
+                    root.set_permissions("output", Permissions::from_mode(mode | 0o700))?;
+                    warnings.push(format!(
+                        "output/ had mode {mode:04o}: gave the runner read, write and search access back"
+                    ));
+                }
+            }
             Ok(metadata) => {
                 let kind = kind_of(metadata.file_type());
                 root.remove_file("output")?;

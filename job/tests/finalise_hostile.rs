@@ -373,3 +373,28 @@ fn a_flood_of_planted_entries_yields_a_bounded_warning_list() {
     );
     assert_eq!(f.output_names(), ["output.json"]);
 }
+
+#[test]
+fn an_output_folder_made_read_only_is_given_back_its_write_access() {
+    let f = fixture();
+    f.write_report(&json!({"success": true, "full": {}}));
+    fs::set_permissions(f.folder.output_dir(), fs::Permissions::from_mode(0o555)).unwrap();
+
+    let done = finalise(
+        &f.folder,
+        &WorkerEnd::exited(0),
+        &FinaliseOptions::default(),
+    )
+    .unwrap();
+
+    let warning = "output/ had mode 0555: gave the runner read, write and search access back";
+    assert_eq!(done.warnings, [warning]);
+    assert_eq!(done.report["full"], json!({"runnerWarnings": [warning]}));
+    assert_eq!(f.final_report(), done.report);
+    let mode = fs::metadata(f.folder.output_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o755);
+}
