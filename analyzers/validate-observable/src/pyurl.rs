@@ -173,6 +173,19 @@ mod tests {
         assert_eq!(split("http://[v1.x]/"), s("http", "[v1.x]", "/"));
     }
 
+    /// The NFKC table here is newer than CPython 3.11's (Unicode 14). Characters both assign
+    /// normalise alike (the stability policy); this checks that no character only the newer
+    /// Unicode assigns would gain a URL delimiter, so the netloc check cannot answer differently.
+    #[test]
+    fn newer_unicode_cannot_change_the_netloc_check() {
+        let gaining: Vec<char> = (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|&c| crate::unicode::bidi_class(c).is_none())
+            .filter(|&c| std::iter::once(c).nfkc().any(|n| "/?#@:".contains(n)))
+            .collect();
+        assert_eq!(gaining, Vec::<char>::new());
+    }
+
     #[test]
     fn raises_as_cpython_does() {
         let err = |url: &str| urlsplit(url).unwrap_err().to_string();
