@@ -151,7 +151,10 @@ impl Catalog {
     /// replaces an earlier one (with a warning).
     pub fn load(analyzers: &[PathBuf], responders: &[PathBuf]) -> Result<Self> {
         let mut catalog = Self::default();
-        for (kind, paths) in [(WorkerKind::Analyzer, analyzers), (WorkerKind::Responder, responders)] {
+        for (kind, paths) in [
+            (WorkerKind::Analyzer, analyzers),
+            (WorkerKind::Responder, responders),
+        ] {
             for path in paths {
                 for entry in read_path(path, kind)? {
                     catalog.insert(entry);
@@ -175,7 +178,9 @@ impl Catalog {
 
     /// The worker called `name`, or whose Cortex id (`FileInfo_8_0`) is `name`.
     pub fn get(&self, name: &str) -> Option<&CatalogEntry> {
-        self.entries.get(name).or_else(|| self.entries.values().find(|e| e.definition.id() == name))
+        self.entries
+            .get(name)
+            .or_else(|| self.entries.values().find(|e| e.definition.id() == name))
     }
 
     /// Every entry, by name.
@@ -190,7 +195,10 @@ impl Catalog {
 }
 
 fn read_path(path: &Path, kind: WorkerKind) -> Result<Vec<CatalogEntry>> {
-    let meta = std::fs::metadata(path).map_err(|source| CatalogError::Read { path: path.into(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| CatalogError::Read {
+        path: path.into(),
+        source,
+    })?;
     if !meta.is_dir() {
         return read_file(path, kind);
     }
@@ -214,7 +222,10 @@ fn is_json(path: &Path) -> bool {
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
-    let read_err = |source| CatalogError::Read { path: dir.into(), source };
+    let read_err = |source| CatalogError::Read {
+        path: dir.into(),
+        source,
+    };
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         paths.push(entry.map_err(read_err)?.path());
@@ -225,10 +236,17 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn read_file(path: &Path, kind: WorkerKind) -> Result<Vec<CatalogEntry>> {
-    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        path: path.into(),
+        source,
+    })?;
     let value: Value = serde_json::from_str(&text).map_err(|e| CatalogError::Json {
         path: path.into(),
-        message: format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()),
+        message: format!(
+            "invalid JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        ),
     })?;
     let (items, from_catalog) = match value {
         Value::Array(items) => (items, true),
@@ -245,18 +263,36 @@ fn read_file(path: &Path, kind: WorkerKind) -> Result<Vec<CatalogEntry>> {
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            let name = item.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
-            let fail = |message: String| CatalogError::Definition { path: path.into(), index: i + 1, name: name.clone(), message };
-            let mut definition: Definition = serde_json::from_value(item).map_err(|e| fail(e.to_string()))?;
+            let name = item
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let fail = |message: String| CatalogError::Definition {
+                path: path.into(),
+                index: i + 1,
+                name: name.clone(),
+                message,
+            };
+            let mut definition: Definition =
+                serde_json::from_value(item).map_err(|e| fail(e.to_string()))?;
             check_name(&definition.name).map_err(|m| fail(m.to_string()))?;
             if definition.docker_image.is_none() && definition.command.is_none() {
-                let what = if from_catalog { "`dockerImage`" } else { "`command` or `dockerImage`" };
+                let what = if from_catalog {
+                    "`dockerImage`"
+                } else {
+                    "`command` or `dockerImage`"
+                };
                 return Err(fail(format!("missing key {what}")));
             }
             if let Some(command) = &definition.command {
                 definition.command = Some(base.join(command).display().to_string());
             }
-            Ok(CatalogEntry { kind, definition, source: path.into() })
+            Ok(CatalogEntry {
+                kind,
+                definition,
+                source: path.into(),
+            })
         })
         .collect()
 }

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 mod errors;
 mod show;
 
-pub use errors::{ConfigError, Result};
 pub(crate) use errors::plain_expected;
+pub use errors::{ConfigError, Result};
 pub use show::{SourcedValue, mask_secret};
 
 /// The prefix of the environment variables that override configuration keys.
@@ -167,13 +167,18 @@ pub struct ServiceConfig {
 
 impl Default for JobsConfig {
     fn default() -> Self {
-        Self { root: std::env::temp_dir().join("cortex-runner-jobs"), max_output_mib: 16 }
+        Self {
+            root: std::env::temp_dir().join("cortex-runner-jobs"),
+            max_output_mib: 16,
+        }
     }
 }
 
 impl Default for PoliciesConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("policies") }
+        Self {
+            dir: PathBuf::from("policies"),
+        }
     }
 }
 
@@ -229,7 +234,11 @@ impl Default for KubernetesConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:9980".into(), token_file: None, token: None }
+        Self {
+            listen: "127.0.0.1:9980".into(),
+            token_file: None,
+            token: None,
+        }
     }
 }
 
@@ -269,7 +278,11 @@ pub struct Loaded {
 impl ConfigLoader {
     /// A loader reading the process environment; `--config` is `file`.
     pub fn from_process(file: Option<PathBuf>, flags: Flags) -> Self {
-        Self { file, env: std::env::vars().collect(), flags }
+        Self {
+            file,
+            env: std::env::vars().collect(),
+            flags,
+        }
     }
 
     /// The configuration file to read: `--config`, else `CORTEX_RUNNER_CONFIG`, else `./config.toml`
@@ -296,20 +309,30 @@ impl ConfigLoader {
         let mut figment = Figment::from(Defaults);
         if let Some(path) = &file {
             // Read the file first so a syntax error names the file rather than failing silently.
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-            text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
-                message: e.message().to_string(),
-                line: e.span().map(|s| text[..s.start].lines().count().max(1)),
+                source,
             })?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.clone(),
+                    message: e.message().to_string(),
+                    line: e.span().map(|s| text[..s.start].lines().count().max(1)),
+                })?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(EnvLayer::new(&self.env)).merge(FlagLayer::new(&self.flags));
+        figment = figment
+            .merge(EnvLayer::new(&self.env))
+            .merge(FlagLayer::new(&self.flags));
         let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
         config.catalogs.extend_from_flags(&self.flags.catalogs);
         config.validate().map_err(|e| e.with_source(&figment))?;
-        Ok(Loaded { config, file, figment, flag_catalogs: self.flags.catalogs.len() })
+        Ok(Loaded {
+            config,
+            file,
+            figment,
+            flag_catalogs: self.flags.catalogs.len(),
+        })
     }
 }
 
@@ -352,7 +375,10 @@ impl CatalogFlag {
         if let Some(rest) = text.strip_prefix("analyzer:") {
             return Self::Analyzers(PathBuf::from(rest));
         }
-        let name = flag.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let name = flag
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
         if name.contains("responder") {
             Self::Responders(flag.to_path_buf())
         } else {
@@ -382,7 +408,11 @@ impl Config {
             }
         }
         if self.wasm.fuel == Some(0) {
-            return Err(ConfigError::invalid("wasm.fuel", "a number greater than 0", "0"));
+            return Err(ConfigError::invalid(
+                "wasm.fuel",
+                "a number greater than 0",
+                "0",
+            ));
         }
         if self.service.listen.parse::<SocketAddr>().is_err() {
             return Err(ConfigError::invalid(
@@ -396,13 +426,26 @@ impl Config {
             return Err(ConfigError::invalid(
                 "kubernetes.kubeconfig",
                 "no kubeconfig when kubernetes.in_cluster = true",
-                &format!("{:?}", k.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+                &format!(
+                    "{:?}",
+                    k.kubeconfig
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
             ));
         }
         if k.enabled {
-            for (key, value) in [("kubernetes.namespace", &k.namespace), ("kubernetes.pvc", &k.pvc)] {
+            for (key, value) in [
+                ("kubernetes.namespace", &k.namespace),
+                ("kubernetes.pvc", &k.pvc),
+            ] {
                 if value.is_empty() {
-                    return Err(ConfigError::invalid(key, "a non-empty name when kubernetes.enabled = true", "\"\""));
+                    return Err(ConfigError::invalid(
+                        key,
+                        "a non-empty name when kubernetes.enabled = true",
+                        "\"\"",
+                    ));
                 }
             }
         }
@@ -435,9 +478,13 @@ impl Config {
 
 /// Whether `s` is a Kubernetes resource quantity: a decimal number and an optional known suffix.
 pub fn is_quantity(s: &str) -> bool {
-    const SUFFIXES: [&str; 14] =
-        ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P"];
-    let number = SUFFIXES.iter().find_map(|suffix| s.strip_suffix(suffix)).unwrap_or(s);
+    const SUFFIXES: [&str; 14] = [
+        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P",
+    ];
+    let number = SUFFIXES
+        .iter()
+        .find_map(|suffix| s.strip_suffix(suffix))
+        .unwrap_or(s);
     !number.is_empty()
         && number.chars().all(|c| c.is_ascii_digit() || c == '.')
         && number.chars().filter(|&c| c == '.').count() <= 1
@@ -448,7 +495,9 @@ fn is_label_key(s: &str) -> bool {
     let name = s.rsplit_once('/').map_or(s, |(_, name)| name);
     !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -475,7 +524,9 @@ impl EnvLayer {
     fn new(env: &[(String, String)]) -> Self {
         let mut dict = Dict::new();
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             if name == CONFIG_ENV || rest.is_empty() {
                 continue;
             }
@@ -508,10 +559,18 @@ impl FlagLayer {
     fn new(flags: &Flags) -> Self {
         let mut dict = Dict::new();
         if let Some(dir) = &flags.policies {
-            insert_path(&mut dict, &["policies".into(), "dir".into()], dir.display().to_string().into());
+            insert_path(
+                &mut dict,
+                &["policies".into(), "dir".into()],
+                dir.display().to_string().into(),
+            );
         }
         if let Some(root) = &flags.job_root {
-            insert_path(&mut dict, &["jobs".into(), "root".into()], root.display().to_string().into());
+            insert_path(
+                &mut dict,
+                &["jobs".into(), "root".into()],
+                root.display().to_string().into(),
+            );
         }
         Self { dict }
     }
@@ -538,7 +597,9 @@ fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
             dict.insert(last.clone(), value);
         }
         [first, rest @ ..] => {
-            let entry = dict.entry(first.clone()).or_insert_with(|| Value::from(Dict::new()));
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
             if let Value::Dict(_, inner) = entry {
                 insert_path(inner, rest, value);
             } else {

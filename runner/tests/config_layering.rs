@@ -11,11 +11,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn source_of<'a>(sources: &'a [SourcedValue], key: &str) -> (&'a str, &'a str) {
-    let entry = sources.iter().find(|s| s.key == key).unwrap_or_else(|| panic!("no key {key}"));
+    let entry = sources
+        .iter()
+        .find(|s| s.key == key)
+        .unwrap_or_else(|| panic!("no key {key}"));
     (entry.value.as_str(), entry.source.as_str())
 }
 
@@ -23,13 +29,24 @@ fn source_of<'a>(sources: &'a [SourcedValue], key: &str) -> (&'a str, &'a str) {
 fn defaults_alone_are_the_documented_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "empty.toml", "");
-    let loaded = ConfigLoader { file: Some(file), ..Default::default() }.load().unwrap();
+    let loaded = ConfigLoader {
+        file: Some(file),
+        ..Default::default()
+    }
+    .load()
+    .unwrap();
     assert_eq!(loaded.config, Config::default());
     let sources = loaded.sources();
     assert_eq!(source_of(&sources, "wasm.memory_mib"), ("256", "default"));
-    assert_eq!(source_of(&sources, "kubernetes.enabled"), ("false", "default"));
+    assert_eq!(
+        source_of(&sources, "kubernetes.enabled"),
+        ("false", "default")
+    );
     assert_eq!(source_of(&sources, "wasm.fuel"), ("(unset)", "default"));
-    assert_eq!(source_of(&sources, "service.listen"), ("\"127.0.0.1:9980\"", "default"));
+    assert_eq!(
+        source_of(&sources, "service.listen"),
+        ("\"127.0.0.1:9980\"", "default")
+    );
 }
 
 #[test]
@@ -46,8 +63,17 @@ fn each_layer_overrides_the_one_below_key_by_key() {
         ("CORTEX_RUNNER_POLICIES__DIR", "from-env"),
         ("UNRELATED", "ignored"),
     ]);
-    let flags = Flags { policies: Some(PathBuf::from("from-flag")), ..Default::default() };
-    let loaded = ConfigLoader { file: Some(file.clone()), env, flags }.load().unwrap();
+    let flags = Flags {
+        policies: Some(PathBuf::from("from-flag")),
+        ..Default::default()
+    };
+    let loaded = ConfigLoader {
+        file: Some(file.clone()),
+        env,
+        flags,
+    }
+    .load()
+    .unwrap();
     let c = &loaded.config;
     // Only in the file.
     assert_eq!(c.wasm.memory_mib, 128);
@@ -62,9 +88,18 @@ fn each_layer_overrides_the_one_below_key_by_key() {
 
     let sources = loaded.sources();
     let file_name = file.display().to_string();
-    assert_eq!(source_of(&sources, "wasm.memory_mib"), ("128", file_name.as_str()));
-    assert_eq!(source_of(&sources, "wasm.timeout_s"), ("20", "environment CORTEX_RUNNER_WASM__TIMEOUT_S"));
-    assert_eq!(source_of(&sources, "policies.dir"), ("\"from-flag\"", "--policies"));
+    assert_eq!(
+        source_of(&sources, "wasm.memory_mib"),
+        ("128", file_name.as_str())
+    );
+    assert_eq!(
+        source_of(&sources, "wasm.timeout_s"),
+        ("20", "environment CORTEX_RUNNER_WASM__TIMEOUT_S")
+    );
+    assert_eq!(
+        source_of(&sources, "policies.dir"),
+        ("\"from-flag\"", "--policies")
+    );
     assert_eq!(source_of(&sources, "wasm.max_input_mib"), ("64", "default"));
 }
 
@@ -74,47 +109,104 @@ fn the_config_file_comes_from_the_flag_before_the_environment() {
     let by_env = write(dir.path(), "env.toml", "[scheduler]\nmax_running = 7\n");
     let by_flag = write(dir.path(), "flag.toml", "[scheduler]\nmax_running = 9\n");
     let env = env(&[("CORTEX_RUNNER_CONFIG", by_env.to_str().unwrap())]);
-    let loaded = ConfigLoader { file: None, env: env.clone(), flags: Flags::default() }.load().unwrap();
+    let loaded = ConfigLoader {
+        file: None,
+        env: env.clone(),
+        flags: Flags::default(),
+    }
+    .load()
+    .unwrap();
     assert_eq!(loaded.config.scheduler.max_running, 7);
     assert_eq!(loaded.file.as_deref(), Some(by_env.as_path()));
-    let loaded = ConfigLoader { file: Some(by_flag.clone()), env, flags: Flags::default() }.load().unwrap();
+    let loaded = ConfigLoader {
+        file: Some(by_flag.clone()),
+        env,
+        flags: Flags::default(),
+    }
+    .load()
+    .unwrap();
     assert_eq!(loaded.config.scheduler.max_running, 9);
 }
 
 #[test]
 fn catalog_flags_add_to_the_configured_catalogs() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "c.toml", "[catalogs]\nanalyzers = [\"a.json\"]\n");
+    let file = write(
+        dir.path(),
+        "c.toml",
+        "[catalogs]\nanalyzers = [\"a.json\"]\n",
+    );
     let flags = Flags {
-        catalogs: vec!["more/analyzers.json".into(), "x/responders.json".into(), "responder:plain.json".into()],
+        catalogs: vec![
+            "more/analyzers.json".into(),
+            "x/responders.json".into(),
+            "responder:plain.json".into(),
+        ],
         ..Default::default()
     };
-    let loaded = ConfigLoader { file: Some(file), env: vec![], flags }.load().unwrap();
-    assert_eq!(loaded.config.catalogs.analyzers, vec![PathBuf::from("a.json"), PathBuf::from("more/analyzers.json")]);
-    assert_eq!(loaded.config.catalogs.responders, vec![PathBuf::from("x/responders.json"), PathBuf::from("plain.json")]);
+    let loaded = ConfigLoader {
+        file: Some(file),
+        env: vec![],
+        flags,
+    }
+    .load()
+    .unwrap();
+    assert_eq!(
+        loaded.config.catalogs.analyzers,
+        vec![
+            PathBuf::from("a.json"),
+            PathBuf::from("more/analyzers.json")
+        ]
+    );
+    assert_eq!(
+        loaded.config.catalogs.responders,
+        vec![
+            PathBuf::from("x/responders.json"),
+            PathBuf::from("plain.json")
+        ]
+    );
     let sources = loaded.sources();
-    assert_eq!(source_of(&sources, "catalogs.analyzers").1, format!("{} + --catalog", loaded.file.unwrap().display()));
+    assert_eq!(
+        source_of(&sources, "catalogs.analyzers").1,
+        format!("{} + --catalog", loaded.file.unwrap().display())
+    );
 }
 
 #[test]
 fn secrets_are_masked_in_config_show() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "c.toml", "[service]\ntoken = \"s3cr3t\"\ntoken_file = \"/run/token\"\n");
-    let loaded = ConfigLoader { file: Some(file), ..Default::default() }.load().unwrap();
+    let file = write(
+        dir.path(),
+        "c.toml",
+        "[service]\ntoken = \"s3cr3t\"\ntoken_file = \"/run/token\"\n",
+    );
+    let loaded = ConfigLoader {
+        file: Some(file),
+        ..Default::default()
+    }
+    .load()
+    .unwrap();
     assert_eq!(loaded.config.service.token.as_deref(), Some("s3cr3t"));
     let sources = loaded.sources();
     assert_eq!(source_of(&sources, "service.token").0, "********");
-    assert_eq!(source_of(&sources, "service.token_file").0, "\"/run/token\"");
+    assert_eq!(
+        source_of(&sources, "service.token_file").0,
+        "\"/run/token\""
+    );
     assert!(!format!("{sources:?}").contains("s3cr3t"));
 }
 
 fn load_err(file_text: &str, env_pairs: &[(&str, &str)]) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "c.toml", file_text);
-    let err = ConfigLoader { file: Some(file.clone()), env: env(env_pairs), flags: Flags::default() }
-        .load()
-        .unwrap_err()
-        .to_string();
+    let err = ConfigLoader {
+        file: Some(file.clone()),
+        env: env(env_pairs),
+        flags: Flags::default(),
+    }
+    .load()
+    .unwrap_err()
+    .to_string();
     (err, file.display().to_string())
 }
 
@@ -152,7 +244,12 @@ fn an_unknown_key_in_the_environment_names_the_variable() {
 #[test]
 fn a_wrong_type_names_the_key_and_the_expected_type() {
     let (err, file) = load_err("[wasm]\nmemory_mib = \"lots\"\n", &[]);
-    assert_eq!(err, format!("config {file}: `wasm.memory_mib` must be a non-negative integer, found string \"lots\""));
+    assert_eq!(
+        err,
+        format!(
+            "config {file}: `wasm.memory_mib` must be a non-negative integer, found string \"lots\""
+        )
+    );
     let (err, _) = load_err("", &[("CORTEX_RUNNER_KUBERNETES__ENABLED", "maybe")]);
     assert_eq!(
         err,
@@ -163,7 +260,10 @@ fn a_wrong_type_names_the_key_and_the_expected_type() {
 #[test]
 fn invalid_values_name_their_source() {
     let (err, file) = load_err("[scheduler]\nmax_running = 0\n", &[]);
-    assert_eq!(err, format!("config {file}: `scheduler.max_running` must be a number greater than 0, found 0"));
+    assert_eq!(
+        err,
+        format!("config {file}: `scheduler.max_running` must be a number greater than 0, found 0")
+    );
     let (err, _) = load_err("", &[("CORTEX_RUNNER_SERVICE__LISTEN", "nowhere")]);
     assert_eq!(
         err,
@@ -172,12 +272,19 @@ fn invalid_values_name_their_source() {
     let (err, file) = load_err("[kubernetes]\nmemory_limit = \"lots\"\n", &[]);
     assert_eq!(
         err,
-        format!("config {file}: `kubernetes.memory_limit` must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi, found \"lots\"")
+        format!(
+            "config {file}: `kubernetes.memory_limit` must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi, found \"lots\""
+        )
     );
-    let (err, file) = load_err("[kubernetes]\nin_cluster = true\nkubeconfig = \"/k\"\n", &[]);
+    let (err, file) = load_err(
+        "[kubernetes]\nin_cluster = true\nkubeconfig = \"/k\"\n",
+        &[],
+    );
     assert_eq!(
         err,
-        format!("config {file}: `kubernetes.kubeconfig` must be no kubeconfig when kubernetes.in_cluster = true, found \"/k\"")
+        format!(
+            "config {file}: `kubernetes.kubeconfig` must be no kubeconfig when kubernetes.in_cluster = true, found \"/k\""
+        )
     );
 }
 
@@ -189,17 +296,39 @@ fn a_syntax_error_names_the_file_and_line() {
 
 #[test]
 fn a_missing_config_file_is_an_error() {
-    let err = ConfigLoader { file: Some("/nonexistent/c.toml".into()), ..Default::default() }.load().unwrap_err();
-    assert_eq!(err.to_string(), "config file /nonexistent/c.toml (given by --config) does not exist");
+    let err = ConfigLoader {
+        file: Some("/nonexistent/c.toml".into()),
+        ..Default::default()
+    }
+    .load()
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config file /nonexistent/c.toml (given by --config) does not exist"
+    );
     let env = env(&[("CORTEX_RUNNER_CONFIG", "/nonexistent/e.toml")]);
-    let err = ConfigLoader { file: None, env, flags: Flags::default() }.load().unwrap_err();
-    assert_eq!(err.to_string(), "config file /nonexistent/e.toml (given by CORTEX_RUNNER_CONFIG) does not exist");
+    let err = ConfigLoader {
+        file: None,
+        env,
+        flags: Flags::default(),
+    }
+    .load()
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config file /nonexistent/e.toml (given by CORTEX_RUNNER_CONFIG) does not exist"
+    );
 }
 
 #[test]
 fn the_shipped_config_file_loads_and_has_no_kubernetes() {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.toml");
-    let loaded = ConfigLoader { file: Some(shipped), ..Default::default() }.load().unwrap();
+    let loaded = ConfigLoader {
+        file: Some(shipped),
+        ..Default::default()
+    }
+    .load()
+    .unwrap();
     assert!(!loaded.config.kubernetes.enabled);
     assert!(loaded.config.wasm.enabled);
 }

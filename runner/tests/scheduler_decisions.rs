@@ -23,34 +23,61 @@ fn catalog(extra: &Path) -> Catalog {
         r#"{"name": "Local", "version": "1.0", "dataTypeList": ["ip"], "command": "local.py"}"#,
     )
     .unwrap();
-    Catalog::load(&[shared.join("analyzers.json"), extra.to_path_buf()], &[shared.join("responders.json")]).unwrap()
+    Catalog::load(
+        &[shared.join("analyzers.json"), extra.to_path_buf()],
+        &[shared.join("responders.json")],
+    )
+    .unwrap()
 }
 
 /// A worker table from `policies` (worker name, policy text), modules from `tests/ui/modules`.
 fn table(policies: &[(&str, &str)]) -> (WorkerTable, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let catalog = catalog(dir.path());
-    let wasm = WasmConfig { module_dirs: vec![manifest_dir().join("tests/ui/modules")], builtin_modules: false, ..Default::default() };
+    let wasm = WasmConfig {
+        module_dirs: vec![manifest_dir().join("tests/ui/modules")],
+        builtin_modules: false,
+        ..Default::default()
+    };
     let kubernetes = KubernetesConfig::default();
-    let ctx = PolicyContext { catalog: &catalog, wasm: &wasm, kubernetes: &kubernetes, builtin_modules: &[] };
+    let ctx = PolicyContext {
+        catalog: &catalog,
+        wasm: &wasm,
+        kubernetes: &kubernetes,
+        builtin_modules: &[],
+    };
     let mut set = PolicySet::default();
     for (worker, text) in policies {
         let path = PathBuf::from(format!("policies/{worker}.toml"));
-        set.insert(load_str(worker, &path, text, &ctx).unwrap()).unwrap();
+        set.insert(load_str(worker, &path, text, &ctx).unwrap())
+            .unwrap();
     }
     (WorkerTable::build(&catalog, &set, ""), dir)
 }
 
 fn facts(data_type: &str, input_bytes: u64) -> JobFacts {
-    JobFacts { data_type: data_type.into(), input_bytes, tlp: 2, pap: 2 }
+    JobFacts {
+        data_type: data_type.into(),
+        input_bytes,
+        tlp: 2,
+        pap: 2,
+    }
 }
 
 fn run(backend: BackendKind, reason: &str) -> Decision {
-    Decision { route: Route::Run { backend }, reason: reason.into() }
+    Decision {
+        route: Route::Run { backend },
+        reason: reason.into(),
+    }
 }
 
 fn refuse(message: &str, reason: &str) -> Decision {
-    Decision { route: Route::Refused { message: message.into() }, reason: reason.into() }
+    Decision {
+        route: Route::Refused {
+            message: message.into(),
+        },
+        reason: reason.into(),
+    }
 }
 
 const MODULE: &str = "/tests/ui/modules/EmlParser.wasm";
@@ -59,13 +86,19 @@ const SHORT_SHA: &str = "93a44bbb96c7";
 #[test]
 fn wasm_as_written() {
     let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"")]);
-    let d = decide(t.get("EmlParser").unwrap(), &facts("file", 1000), Load::default());
+    let d = decide(
+        t.get("EmlParser").unwrap(),
+        &facts("file", 1000),
+        Load::default(),
+    );
     let module = format!("{}{MODULE}", manifest_dir().display());
     assert_eq!(
         d,
         run(
             BackendKind::Wasm,
-            &format!("policies/EmlParser.toml sets backend = \"wasm\"; module {module} (sha256 {SHORT_SHA}…, not pinned)")
+            &format!(
+                "policies/EmlParser.toml sets backend = \"wasm\"; module {module} (sha256 {SHORT_SHA}…, not pinned)"
+            )
         )
     );
 }
@@ -73,28 +106,51 @@ fn wasm_as_written() {
 #[test]
 fn kubernetes_as_written() {
     let (t, _d) = table(&[("FileInfo", "backend = \"kubernetes\"")]);
-    let d = decide(t.get("FileInfo").unwrap(), &facts("file", 10), Load::default());
-    assert_eq!(d, run(BackendKind::Kubernetes, "policies/FileInfo.toml sets backend = \"kubernetes\""));
+    let d = decide(
+        t.get("FileInfo").unwrap(),
+        &facts("file", 10),
+        Load::default(),
+    );
+    assert_eq!(
+        d,
+        run(
+            BackendKind::Kubernetes,
+            "policies/FileInfo.toml sets backend = \"kubernetes\""
+        )
+    );
 }
 
 #[test]
 fn auto_takes_wasm_when_a_verified_module_exists_and_kubernetes_otherwise() {
     let pin = "93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476";
     let (t, _d) = table(&[
-        ("EmlParser", &format!("backend = \"auto\"\n[wasm]\nsha256 = \"{pin}\"\n")),
+        (
+            "EmlParser",
+            &format!("backend = \"auto\"\n[wasm]\nsha256 = \"{pin}\"\n"),
+        ),
         ("FileInfo", "backend = \"auto\""),
     ]);
     let module = format!("{}{MODULE}", manifest_dir().display());
     assert_eq!(
-        decide(t.get("EmlParser").unwrap(), &facts("file", 10), Load::default()),
+        decide(
+            t.get("EmlParser").unwrap(),
+            &facts("file", 10),
+            Load::default()
+        ),
         run(
             BackendKind::Wasm,
-            &format!("policies/EmlParser.toml sets backend = \"auto\" and module {module} is verified (sha256 {SHORT_SHA}…, pinned)")
+            &format!(
+                "policies/EmlParser.toml sets backend = \"auto\" and module {module} is verified (sha256 {SHORT_SHA}…, pinned)"
+            )
         )
     );
     let modules = manifest_dir().join("tests/ui/modules");
     assert_eq!(
-        decide(t.get("FileInfo").unwrap(), &facts("file", 10), Load::default()),
+        decide(
+            t.get("FileInfo").unwrap(),
+            &facts("file", 10),
+            Load::default()
+        ),
         run(
             BackendKind::Kubernetes,
             &format!(
@@ -109,18 +165,34 @@ fn auto_takes_wasm_when_a_verified_module_exists_and_kubernetes_otherwise() {
 fn no_policy_means_kubernetes_with_an_image_and_refusal_without() {
     let (t, _d) = table(&[]);
     assert_eq!(
-        decide(t.get("FileInfo_8_0").unwrap(), &facts("file", 10), Load::default()),
-        run(BackendKind::Kubernetes, "no policy for FileInfo; its catalog Docker image ghcr.io/thehive-project/fileinfo:8 runs on Kubernetes")
+        decide(
+            t.get("FileInfo_8_0").unwrap(),
+            &facts("file", 10),
+            Load::default()
+        ),
+        run(
+            BackendKind::Kubernetes,
+            "no policy for FileInfo; its catalog Docker image ghcr.io/thehive-project/fileinfo:8 runs on Kubernetes"
+        )
     );
     let message = "no policy for Local and no Docker image in its catalog entry: nothing can run it (add policies/Local.toml)";
-    assert_eq!(decide(t.get("Local").unwrap(), &facts("ip", 10), Load::default()), refuse(message, message));
+    assert_eq!(
+        decide(t.get("Local").unwrap(), &facts("ip", 10), Load::default()),
+        refuse(message, message)
+    );
 }
 
 #[test]
 fn an_input_above_the_wasm_limit_goes_to_kubernetes() {
-    let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"\n[wasm]\nmax_input_mib = 1\n")]);
+    let (t, _d) = table(&[(
+        "EmlParser",
+        "backend = \"wasm\"\n[wasm]\nmax_input_mib = 1\n",
+    )]);
     let worker = t.get("EmlParser").unwrap();
-    assert_eq!(decide(worker, &facts("file", 1024 * 1024), Load::default()).backend(), Some(BackendKind::Wasm));
+    assert_eq!(
+        decide(worker, &facts("file", 1024 * 1024), Load::default()).backend(),
+        Some(BackendKind::Wasm)
+    );
     assert_eq!(
         decide(worker, &facts("file", 3 * 1024 * 1024 / 2), Load::default()),
         run(
@@ -133,11 +205,20 @@ fn an_input_above_the_wasm_limit_goes_to_kubernetes() {
 #[test]
 fn saturated_wasm_overflows_to_kubernetes_only_when_asked_and_available() {
     let (t, _d) = table(&[
-        ("EmlParser", "backend = \"wasm\"\noverflow = \"kubernetes\"\n[wasm]\nconcurrency = 2\n"),
-        ("Custom", "backend = \"wasm\"\n[worker]\ndata_types = [\"ip\"]\n[wasm]\nconcurrency = 2\n"),
+        (
+            "EmlParser",
+            "backend = \"wasm\"\noverflow = \"kubernetes\"\n[wasm]\nconcurrency = 2\n",
+        ),
+        (
+            "Custom",
+            "backend = \"wasm\"\n[worker]\ndata_types = [\"ip\"]\n[wasm]\nconcurrency = 2\n",
+        ),
     ]);
     let eml = t.get("EmlParser").unwrap();
-    let busy = Load { wasm_running: 2, overflow_available: true };
+    let busy = Load {
+        wasm_running: 2,
+        overflow_available: true,
+    };
     assert_eq!(
         decide(eml, &facts("file", 10), busy),
         run(
@@ -146,11 +227,34 @@ fn saturated_wasm_overflows_to_kubernetes_only_when_asked_and_available() {
         )
     );
     // One slot free: wasm.
-    assert_eq!(decide(eml, &facts("file", 10), Load { wasm_running: 1, overflow_available: true }).backend(), Some(BackendKind::Wasm));
+    assert_eq!(
+        decide(
+            eml,
+            &facts("file", 10),
+            Load {
+                wasm_running: 1,
+                overflow_available: true
+            }
+        )
+        .backend(),
+        Some(BackendKind::Wasm)
+    );
     // Saturated but no Kubernetes to overflow to: the job waits for wasm, and the reason says so.
-    let d = decide(eml, &facts("file", 10), Load { wasm_running: 2, overflow_available: false });
+    let d = decide(
+        eml,
+        &facts("file", 10),
+        Load {
+            wasm_running: 2,
+            overflow_available: false,
+        },
+    );
     assert_eq!(d.backend(), Some(BackendKind::Wasm));
-    assert!(d.reason.ends_with("; wasm is saturated (2 of 2 running), so the job waits for a slot"), "{}", d.reason);
+    assert!(
+        d.reason
+            .ends_with("; wasm is saturated (2 of 2 running), so the job waits for a slot"),
+        "{}",
+        d.reason
+    );
     // No overflow asked for: wasm, waiting.
     let d = decide(t.get("Custom").unwrap(), &facts("ip", 10), busy);
     assert_eq!(d.backend(), Some(BackendKind::Wasm));
@@ -158,21 +262,33 @@ fn saturated_wasm_overflows_to_kubernetes_only_when_asked_and_available() {
 
 #[test]
 fn tlp_and_pap_ceilings_refuse_with_cortexutils_messages() {
-    let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"\nmax_tlp = 2\nmax_pap = 1\n")]);
+    let (t, _d) = table(&[(
+        "EmlParser",
+        "backend = \"wasm\"\nmax_tlp = 2\nmax_pap = 1\n",
+    )]);
     let eml = t.get("EmlParser").unwrap();
     let mut f = facts("file", 10);
     f.pap = 1;
-    assert_eq!(decide(eml, &f, Load::default()).backend(), Some(BackendKind::Wasm));
+    assert_eq!(
+        decide(eml, &f, Load::default()).backend(),
+        Some(BackendKind::Wasm)
+    );
     f.tlp = 3;
     assert_eq!(
         decide(eml, &f, Load::default()),
-        refuse("TLP is higher than allowed.", "job TLP 3 is above max_tlp = 2 of policies/EmlParser.toml")
+        refuse(
+            "TLP is higher than allowed.",
+            "job TLP 3 is above max_tlp = 2 of policies/EmlParser.toml"
+        )
     );
     f.tlp = 2;
     f.pap = 2;
     assert_eq!(
         decide(eml, &f, Load::default()),
-        refuse("PAP is higher than allowed.", "job PAP 2 is above max_pap = 1 of policies/EmlParser.toml")
+        refuse(
+            "PAP is higher than allowed.",
+            "job PAP 2 is above max_pap = 1 of policies/EmlParser.toml"
+        )
     );
 }
 
@@ -180,7 +296,14 @@ fn tlp_and_pap_ceilings_refuse_with_cortexutils_messages() {
 fn a_data_type_the_worker_does_not_accept_is_refused() {
     let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"")]);
     let message = "data type `ip` is not accepted by EmlParser (it accepts: file)";
-    assert_eq!(decide(t.get("EmlParser").unwrap(), &facts("ip", 10), Load::default()), refuse(message, message));
+    assert_eq!(
+        decide(
+            t.get("EmlParser").unwrap(),
+            &facts("ip", 10),
+            Load::default()
+        ),
+        refuse(message, message)
+    );
 }
 
 #[test]
@@ -192,9 +315,17 @@ fn a_catalog_alias_resolves_to_the_policy_worker() {
     let worker = t.get("MSDefenderOffice365_SafeLinksDecoder.json").unwrap();
     assert_eq!(worker.name, "MSDefenderOffice365_SafeLinksDecoder");
     assert_eq!(worker.data_types, vec!["url".to_string()]);
-    assert_eq!(worker.image.as_deref(), Some("ghcr.io/thehive-project/msdefenderoffice365_safelinksdecoder.json:1"));
+    assert_eq!(
+        worker.image.as_deref(),
+        Some("ghcr.io/thehive-project/msdefenderoffice365_safelinksdecoder.json:1")
+    );
     // The catalog entry is not listed a second time under its own name.
-    assert_eq!(t.iter().filter(|w| w.name.starts_with("MSDefenderOffice365_SafeLinks")).count(), 1);
+    assert_eq!(
+        t.iter()
+            .filter(|w| w.name.starts_with("MSDefenderOffice365_SafeLinks"))
+            .count(),
+        1
+    );
     // Every catalog worker once (the alias replaces its entry), plus the directory's Local.
     assert_eq!(t.len(), 275 + 156 + 1);
 }
@@ -202,16 +333,26 @@ fn a_catalog_alias_resolves_to_the_policy_worker() {
 #[tokio::test]
 async fn a_job_for_disabled_kubernetes_ends_in_a_report_that_says_so() {
     let (t, _d) = table(&[]);
-    let scheduler = Scheduler::new(t, 4, FinaliseOptions::default())
-        .without_backend(BackendKind::Kubernetes, "kubernetes.enabled = false in the configuration");
+    let scheduler = Scheduler::new(t, 4, FinaliseOptions::default()).without_backend(
+        BackendKind::Kubernetes,
+        "kubernetes.enabled = false in the configuration",
+    );
     let root = tempfile::tempdir().unwrap();
-    let folder = JobFolder::create(root.path(), "1", &JobInput::new("ip", "8.8.8.8"), None).unwrap();
-    let record = scheduler.run("Abuse_Finder_3_0", &folder, Instant::now()).await.unwrap();
+    let folder =
+        JobFolder::create(root.path(), "1", &JobInput::new("ip", "8.8.8.8"), None).unwrap();
+    let record = scheduler
+        .run("Abuse_Finder_3_0", &folder, Instant::now())
+        .await
+        .unwrap();
     assert!(!record.finalised.success);
     let expected = "the kubernetes backend is not available (kubernetes.enabled = false in the configuration); the job needs it because no policy for Abuse_Finder; its catalog Docker image ghcr.io/thehive-project/abuse_finder:3 runs on Kubernetes";
-    assert_eq!(record.finalised.report["errorMessage"], serde_json::json!(expected));
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        serde_json::json!(expected)
+    );
     let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.output_dir().join("output.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(folder.output_dir().join("output.json")).unwrap())
+            .unwrap();
     assert_eq!(written, record.finalised.report);
     assert_eq!(written["input"]["data"], serde_json::json!("8.8.8.8"));
     assert_eq!(record.decision.backend(), Some(BackendKind::Kubernetes));
@@ -226,12 +367,22 @@ async fn a_refused_job_ends_in_a_failure_report_with_the_refusal() {
     let mut input = JobInput::new("file", serde_json::Value::Null);
     input.tlp = 3;
     let folder = JobFolder::create(root.path(), "2", &input, None).unwrap();
-    let record = scheduler.run("EmlParser", &folder, Instant::now()).await.unwrap();
-    assert_eq!(record.finalised.report["errorMessage"], serde_json::json!("TLP is higher than allowed."));
+    let record = scheduler
+        .run("EmlParser", &folder, Instant::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        serde_json::json!("TLP is higher than allowed.")
+    );
     assert!(!record.finalised.success);
 
-    let folder = JobFolder::create(root.path(), "3", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
-    let record = scheduler.run("NoSuchWorker", &folder, Instant::now()).await.unwrap();
+    let folder =
+        JobFolder::create(root.path(), "3", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
+    let record = scheduler
+        .run("NoSuchWorker", &folder, Instant::now())
+        .await
+        .unwrap();
     assert_eq!(
         record.finalised.report["errorMessage"],
         serde_json::json!("no worker named NoSuchWorker in the catalogs or policies")

@@ -18,7 +18,11 @@ fn manifest_dir() -> &'static Path {
 
 fn catalog() -> Catalog {
     let shared = manifest_dir().join("../../shared/fixtures/cortex-catalog");
-    Catalog::load(&[shared.join("analyzers.json")], &[shared.join("responders.json")]).unwrap()
+    Catalog::load(
+        &[shared.join("analyzers.json")],
+        &[shared.join("responders.json")],
+    )
+    .unwrap()
 }
 
 /// The outcome of one case: `Ok(parsed JSON)` or `Err(error text)`.
@@ -42,9 +46,18 @@ fn policy_files_parse_or_fail_exactly_as_recorded() {
     // do not depend on where the repository is checked out.
     std::env::set_current_dir(manifest_dir()).unwrap();
     let catalog = catalog();
-    let wasm = WasmConfig { module_dirs: vec![PathBuf::from("tests/ui/modules")], builtin_modules: false, ..Default::default() };
+    let wasm = WasmConfig {
+        module_dirs: vec![PathBuf::from("tests/ui/modules")],
+        builtin_modules: false,
+        ..Default::default()
+    };
     let kubernetes = KubernetesConfig::default();
-    let ctx = PolicyContext { catalog: &catalog, wasm: &wasm, kubernetes: &kubernetes, builtin_modules: &[] };
+    let ctx = PolicyContext {
+        catalog: &catalog,
+        wasm: &wasm,
+        kubernetes: &kubernetes,
+        builtin_modules: &[],
+    };
     let bless = std::env::var_os("BLESS").is_some();
 
     let mut cases: Vec<PathBuf> = std::fs::read_dir("tests/ui")
@@ -53,7 +66,11 @@ fn policy_files_parse_or_fail_exactly_as_recorded() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 20, "expected the ui cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 20,
+        "expected the ui cases, found {}",
+        cases.len()
+    );
 
     let mut failures = Vec::new();
     for case in &cases {
@@ -84,5 +101,11 @@ fn policy_files_parse_or_fail_exactly_as_recorded() {
             )),
         }
     }
-    assert!(failures.is_empty(), "{} of {} ui cases differ (BLESS=1 rewrites them):\n\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} ui cases differ (BLESS=1 rewrites them):\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

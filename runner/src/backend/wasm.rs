@@ -26,14 +26,21 @@ pub struct WasmBackend {
 
 impl std::fmt::Debug for WasmBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmBackend").field("stdout_bytes", &self.stdout_bytes).finish_non_exhaustive()
+        f.debug_struct("WasmBackend")
+            .field("stdout_bytes", &self.stdout_bytes)
+            .finish_non_exhaustive()
     }
 }
 
 impl WasmBackend {
     /// A backend over `sandbox`, keeping 1 MiB of each output stream.
     pub fn new(sandbox: Arc<Sandbox>) -> Self {
-        Self { sandbox, stdout_bytes: DEFAULT_CAPTURE_BYTES, stderr_bytes: DEFAULT_CAPTURE_BYTES, modules: Mutex::default() }
+        Self {
+            sandbox,
+            stdout_bytes: DEFAULT_CAPTURE_BYTES,
+            stderr_bytes: DEFAULT_CAPTURE_BYTES,
+            modules: Mutex::default(),
+        }
     }
 
     /// Keeps the last `stdout` and `stderr` bytes of the guest's output streams.
@@ -46,7 +53,12 @@ impl WasmBackend {
     /// The compiled module at `path`, which must still have the sha256 it was verified with when
     /// the policies were loaded (a module replaced since then is refused, not run).
     async fn module(&self, worker: &str, path: &PathBuf, sha256: &str) -> Result<Module, String> {
-        if let Some(module) = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+        if let Some(module) = self
+            .modules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+        {
             return Ok(module.clone());
         }
         let sandbox = self.sandbox.clone();
@@ -65,7 +77,10 @@ impl WasmBackend {
         })
         .await
         .map_err(|e| format!("compiling the module failed: {e}"))??;
-        self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(path.clone(), module.clone());
+        self.modules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.clone(), module.clone());
         Ok(module)
     }
 
@@ -73,10 +88,16 @@ impl WasmBackend {
         let started = Instant::now();
         let failed = |cause: String| BackendEnd {
             end: WorkerEnd::failed(cause),
-            info: RunInfo { wall: started.elapsed(), ..RunInfo::default() },
+            info: RunInfo {
+                wall: started.elapsed(),
+                ..RunInfo::default()
+            },
         };
         let Some(policy) = &job.worker.policy else {
-            return failed(format!("{} has no policy, so no wasm module", job.worker.name));
+            return failed(format!(
+                "{} has no policy, so no wasm module",
+                job.worker.name
+            ));
         };
         let ModuleStatus::Verified { path, sha256, .. } = &policy.wasm.module else {
             return failed(format!("{} has no verified wasm module", job.worker.name));
@@ -88,10 +109,18 @@ impl WasmBackend {
         let spec = RunSpec {
             input_dir: job.folder.input_dir(),
             output_dir: job.folder.output_dir(),
-            env: policy.wasm.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            env: policy
+                .wasm
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             limits: Limits {
                 memory_bytes: policy.wasm.memory_mib * 1024 * 1024,
-                timeout: job.limits.timeout.min(Duration::from_secs(policy.wasm.timeout_s)),
+                timeout: job
+                    .limits
+                    .timeout
+                    .min(Duration::from_secs(policy.wasm.timeout_s)),
                 fuel: policy.wasm.fuel,
                 stdout_bytes: self.stdout_bytes,
                 stderr_bytes: self.stderr_bytes,
@@ -108,7 +137,10 @@ impl WasmBackend {
                 }
                 BackendEnd {
                     end: crate::sandbox_run::worker_end(&record),
-                    info: RunInfo { wall: record.wall_time, details },
+                    info: RunInfo {
+                        wall: record.wall_time,
+                        details,
+                    },
                 }
             }
             Err(e) => failed(format!("the sandbox could not run the job: {e}")),

@@ -62,12 +62,20 @@ impl ConfigError {
     /// Names the layer a semantically invalid value came from.
     pub(crate) fn with_source(self, figment: &Figment) -> Self {
         match self {
-            Self::Key { origin, key, problem } if origin.is_empty() => {
+            Self::Key {
+                origin,
+                key,
+                problem,
+            } if origin.is_empty() => {
                 let origin = figment
                     .find_metadata(&key)
                     .map(|md| describe_source(md, &key))
                     .unwrap_or_else(|| "default".to_string());
-                Self::Key { origin, key, problem }
+                Self::Key {
+                    origin,
+                    key,
+                    problem,
+                }
             }
             other => other,
         }
@@ -82,10 +90,19 @@ impl ConfigError {
                 if path.last() != Some(field) {
                     path.push(field.clone());
                 }
-                format!("unknown key `{}` (expected one of: {})", path.join("."), expected.join(", "))
+                format!(
+                    "unknown key `{}` (expected one of: {})",
+                    path.join("."),
+                    expected.join(", ")
+                )
             }
             Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
-                format!("`{}` must be {}, found {}", path.join("."), plain_expected(expected), plain_actual(actual))
+                format!(
+                    "`{}` must be {}, found {}",
+                    path.join("."),
+                    plain_expected(expected),
+                    plain_actual(actual)
+                )
             }
             Kind::UnknownVariant(found, expected) => format!(
                 "`{}` must be one of: {}, found {found:?}",
@@ -100,7 +117,11 @@ impl ConfigError {
             .as_ref()
             .map(|md| describe_source(md, &key))
             .unwrap_or_else(|| "default".to_string());
-        Self::Key { origin, key, problem }
+        Self::Key {
+            origin,
+            key,
+            problem,
+        }
     }
 }
 
@@ -114,7 +135,11 @@ pub(crate) fn describe_source(md: &Metadata, key: &str) -> String {
     }
     let keys: Vec<&str> = key.split('.').collect();
     let name = md.interpolate(&Profile::Default, &keys);
-    if md.name == "environment" { format!("environment {name}") } else { name }
+    if md.name == "environment" {
+        format!("environment {name}")
+    } else {
+        name
+    }
 }
 
 /// Serde's type names as a reader of `config.toml` says them.

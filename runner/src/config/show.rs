@@ -24,11 +24,22 @@ pub const MASK: &str = "********";
 /// `secret` and it is not a `*_file` path), leaving unset values visible as unset.
 pub fn mask_secret(key: &str, value: String) -> String {
     let name = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
-    let secret = ["token", "password", "secret"].iter().any(|w| name.contains(w)) && !name.ends_with("_file");
-    if secret && value != "(unset)" { MASK.to_string() } else { value }
+    let secret = ["token", "password", "secret"]
+        .iter()
+        .any(|w| name.contains(w))
+        && !name.ends_with("_file");
+    if secret && value != "(unset)" {
+        MASK.to_string()
+    } else {
+        value
+    }
 }
 
-pub(super) fn sources(figment: &Figment, config: &Config, catalog_flags: bool) -> Vec<SourcedValue> {
+pub(super) fn sources(
+    figment: &Figment,
+    config: &Config,
+    catalog_flags: bool,
+) -> Vec<SourcedValue> {
     let tree = serde_json::to_value(config).expect("the configuration serializes to JSON");
     let mut out = Vec::new();
     walk(&tree, &mut Vec::new(), &mut out);
@@ -55,7 +66,11 @@ fn walk(value: &Value, path: &mut Vec<String>, out: &mut Vec<SourcedValue>) {
                 path.pop();
             }
         }
-        leaf => out.push(SourcedValue { key: path.join("."), value: render(leaf), source: String::new() }),
+        leaf => out.push(SourcedValue {
+            key: path.join("."),
+            value: render(leaf),
+            source: String::new(),
+        }),
     }
 }
 
@@ -64,7 +79,10 @@ fn render(value: &Value) -> String {
         Value::Null => "(unset)".to_string(),
         Value::Object(_) => "{}".to_string(),
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(render).collect::<Vec<_>>().join(", ")
+            )
         }
         other => other.to_string(),
     }

@@ -18,8 +18,8 @@ mod messages;
 mod resolve;
 
 pub use format::{
-    BackendChoice, KubernetesSection, Overflow, PolicyFile, ResourcesSection, SecretEnv, TaintEffect,
-    Toleration, TolerationOperator, WasmSection, WorkerSection,
+    BackendChoice, KubernetesSection, Overflow, PolicyFile, ResourcesSection, SecretEnv,
+    TaintEffect, Toleration, TolerationOperator, WasmSection, WorkerSection,
 };
 
 /// A policy that cannot be used.
@@ -161,7 +161,10 @@ pub struct PolicySet {
 impl PolicySet {
     /// Loads every `*.toml` of `dir` (other files, such as a README, are ignored).
     pub fn load_dir(dir: &Path, ctx: &PolicyContext<'_>) -> Result<Self> {
-        let read_err = |source| PolicyError::Read { path: dir.to_path_buf(), source };
+        let read_err = |source| PolicyError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(read_err)? {
             let path = entry.map_err(read_err)?.path();
@@ -172,9 +175,14 @@ impl PolicySet {
         files.sort();
         let mut set = Self::default();
         for path in files {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| PolicyError::Read { path: path.clone(), source })?;
-            let worker = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let worker = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let policy = load_str(&worker, &path, &text, ctx)?;
             set.insert(policy)?;
         }
@@ -183,10 +191,16 @@ impl PolicySet {
 
     /// Adds a policy; two policies for one worker (directly or through `catalog_name`) are an error.
     pub fn insert(&mut self, policy: Policy) -> Result<()> {
-        if let Some(alias) = policy.definition.as_ref().and_then(|d| d.catalog_name.clone()) {
-            if let Some(other) = self.policies.get(&alias).or_else(|| {
-                self.aliases.get(&alias).and_then(|w| self.policies.get(w))
-            }) {
+        if let Some(alias) = policy
+            .definition
+            .as_ref()
+            .and_then(|d| d.catalog_name.clone())
+        {
+            if let Some(other) = self
+                .policies
+                .get(&alias)
+                .or_else(|| self.aliases.get(&alias).and_then(|w| self.policies.get(w)))
+            {
                 return Err(PolicyError::Invalid {
                     path: policy.path.display().to_string(),
                     line: None,
@@ -204,7 +218,9 @@ impl PolicySet {
 
     /// The policy of `worker` (by its own name or its catalog alias).
     pub fn get(&self, worker: &str) -> Option<&Policy> {
-        self.policies.get(worker).or_else(|| self.aliases.get(worker).and_then(|w| self.policies.get(w)))
+        self.policies
+            .get(worker)
+            .or_else(|| self.aliases.get(worker).and_then(|w| self.policies.get(w)))
     }
 
     /// Every policy, by worker name.
@@ -237,13 +253,24 @@ pub fn load_str(worker: &str, path: &Path, text: &str, ctx: &PolicyContext<'_>) 
 
 /// Parses a policy file without resolving it.
 pub fn parse(path: &Path, text: &str) -> Result<PolicyFile> {
-    let invalid = |line, problem| PolicyError::Invalid { path: path.display().to_string(), line, problem };
-    let deserializer = toml::Deserializer::parse(text)
-        .map_err(|e| invalid(line_of_span(text, e.span()), e.message().trim_end().to_string()))?;
+    let invalid = |line, problem| PolicyError::Invalid {
+        path: path.display().to_string(),
+        line,
+        problem,
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        invalid(
+            line_of_span(text, e.span()),
+            e.message().trim_end().to_string(),
+        )
+    })?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
-        invalid(line_of_span(text, inner.span()), messages::rewrite(&key, inner.message()))
+        invalid(
+            line_of_span(text, inner.span()),
+            messages::rewrite(&key, inner.message()),
+        )
     })
 }
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{
-    BackendChoice, KubernetesPolicy, ModuleStatus, Overflow, Policy, PolicyContext, PolicyError, PolicyFile,
-    ResourcesSection, Result, WasmPolicy,
+    BackendChoice, KubernetesPolicy, ModuleStatus, Overflow, Policy, PolicyContext, PolicyError,
+    PolicyFile, ResourcesSection, Result, WasmPolicy,
 };
 use crate::catalog::check_name;
 use crate::config::is_quantity;
@@ -26,13 +26,19 @@ pub(super) fn resolve(
         problem,
     };
     if let Err(why) = check_name(worker) {
-        return Err(fail("", format!("the file name is not a worker name: {why}")));
+        return Err(fail(
+            "",
+            format!("the file name is not a worker name: {why}"),
+        ));
     }
     check_worker(worker, &file, ctx).map_err(|(key, problem)| fail(key, problem))?;
 
     for (key, value) in [("max_tlp", file.max_tlp), ("max_pap", file.max_pap)] {
         if let Some(v) = value.filter(|&v| v > 3) {
-            return Err(fail(key, format!("`{key}` must be a level from 0 to 3, found {v}")));
+            return Err(fail(
+                key,
+                format!("`{key}` must be a level from 0 to 3, found {v}"),
+            ));
         }
     }
     if file.backend == BackendChoice::Kubernetes && file.overflow == Overflow::Kubernetes {
@@ -50,17 +56,37 @@ pub(super) fn resolve(
         ("wasm.max_input_mib", w.max_input_mib),
         ("wasm.concurrency", w.concurrency.map(u64::from)),
         ("kubernetes.timeout_s", file.kubernetes.timeout_s),
-        ("kubernetes.concurrency", file.kubernetes.concurrency.map(u64::from)),
+        (
+            "kubernetes.concurrency",
+            file.kubernetes.concurrency.map(u64::from),
+        ),
     ];
     for (key, value) in positive {
         if value == Some(0) {
-            return Err(fail(key, format!("`{key}` must be a number greater than 0, found 0")));
+            return Err(fail(
+                key,
+                format!("`{key}` must be a number greater than 0, found 0"),
+            ));
         }
     }
-    for name in w.env.keys().chain(file.kubernetes.env.keys()).chain(file.kubernetes.env_from_secrets.iter().map(|s| &s.name)) {
+    for name in w
+        .env
+        .keys()
+        .chain(file.kubernetes.env.keys())
+        .chain(file.kubernetes.env_from_secrets.iter().map(|s| &s.name))
+    {
         if !is_env_name(name) {
-            let key = if w.env.contains_key(name) { "wasm.env" } else { "kubernetes.env" };
-            return Err(fail(key, format!("`{key}`: {name:?} is not an environment variable name (letters, digits, `_`, not starting with a digit)")));
+            let key = if w.env.contains_key(name) {
+                "wasm.env"
+            } else {
+                "kubernetes.env"
+            };
+            return Err(fail(
+                key,
+                format!(
+                    "`{key}`: {name:?} is not an environment variable name (letters, digits, `_`, not starting with a digit)"
+                ),
+            ));
         }
     }
     let r = &file.kubernetes.resources;
@@ -71,13 +97,23 @@ pub(super) fn resolve(
         ("kubernetes.resources.memory_limit", &r.memory_limit),
     ] {
         if let Some(v) = value.as_deref().filter(|v| !is_quantity(v)) {
-            return Err(fail(key, format!("`{key}` must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi, found {v:?}")));
+            return Err(fail(
+                key,
+                format!(
+                    "`{key}` must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi, found {v:?}"
+                ),
+            ));
         }
     }
-    if let Some(pin) = &w.sha256 {
-        if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(fail("wasm.sha256", format!("`wasm.sha256` must be 64 hexadecimal digits, found {pin:?}")));
-        }
+    if let Some(pin) = w
+        .sha256
+        .as_ref()
+        .filter(|p| p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(fail(
+            "wasm.sha256",
+            format!("`wasm.sha256` must be 64 hexadecimal digits, found {pin:?}"),
+        ));
     }
 
     let module = if file.backend == BackendChoice::Kubernetes {
@@ -109,10 +145,19 @@ pub(super) fn resolve(
             timeout_s: k.timeout_s.unwrap_or(kd.timeout_s),
             concurrency: k.concurrency.unwrap_or(kd.concurrency),
             resources: ResourcesSection {
-                cpu_request: k.resources.cpu_request.or_else(|| Some(kd.cpu_request.clone())),
+                cpu_request: k
+                    .resources
+                    .cpu_request
+                    .or_else(|| Some(kd.cpu_request.clone())),
                 cpu_limit: k.resources.cpu_limit.or_else(|| Some(kd.cpu_limit.clone())),
-                memory_request: k.resources.memory_request.or_else(|| Some(kd.memory_request.clone())),
-                memory_limit: k.resources.memory_limit.or_else(|| Some(kd.memory_limit.clone())),
+                memory_request: k
+                    .resources
+                    .memory_request
+                    .or_else(|| Some(kd.memory_request.clone())),
+                memory_limit: k
+                    .resources
+                    .memory_limit
+                    .or_else(|| Some(kd.memory_limit.clone())),
             },
             node_selector: k.node_selector,
             tolerations: k.tolerations,
@@ -125,19 +170,26 @@ pub(super) fn resolve(
 type KeyProblem = (&'static str, String);
 
 /// A policy must govern a worker some catalog defines, or define it in `[worker]`.
-fn check_worker(worker: &str, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Result<(), KeyProblem> {
+fn check_worker(
+    worker: &str,
+    file: &PolicyFile,
+    ctx: &PolicyContext<'_>,
+) -> Result<(), KeyProblem> {
     let section = file.worker.as_ref();
     let alias = section.and_then(|s| s.catalog_name.as_deref());
     if alias.is_some_and(|a| ctx.catalog.get(a).is_some()) || ctx.catalog.get(worker).is_some() {
         return Ok(());
     }
     match section.and_then(|s| s.data_types.as_ref()) {
-        Some(types) if types.is_empty() => {
-            Err(("worker.data_types", "`worker.data_types` must list at least one data type, found []".into()))
-        }
+        Some(types) if types.is_empty() => Err((
+            "worker.data_types",
+            "`worker.data_types` must list at least one data type, found []".into(),
+        )),
         Some(_) => Ok(()),
         None => {
-            let named = alias.map(|a| format!(" (nor is `{a}`, its `worker.catalog_name`)")).unwrap_or_default();
+            let named = alias
+                .map(|a| format!(" (nor is `{a}`, its `worker.catalog_name`)"))
+                .unwrap_or_default();
             Err((
                 "",
                 format!(
@@ -151,8 +203,17 @@ fn check_worker(worker: &str, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Res
 }
 
 /// Finds and verifies the module; under `auto`, a missing module is not an error.
-fn find_module(worker: &str, policy_path: &Path, file: &PolicyFile, ctx: &PolicyContext<'_>) -> Result<ModuleStatus, KeyProblem> {
-    let name = file.wasm.module.clone().unwrap_or_else(|| format!("{worker}.wasm"));
+fn find_module(
+    worker: &str,
+    policy_path: &Path,
+    file: &PolicyFile,
+    ctx: &PolicyContext<'_>,
+) -> Result<ModuleStatus, KeyProblem> {
+    let name = file
+        .wasm
+        .module
+        .clone()
+        .unwrap_or_else(|| format!("{worker}.wasm"));
     let mut looked_in = Vec::new();
     let mut found: Option<PathBuf> = None;
     if name.contains('/') {
@@ -180,26 +241,57 @@ fn find_module(worker: &str, policy_path: &Path, file: &PolicyFile, ctx: &Policy
     }
     let Some(path) = found else {
         if file.backend == BackendChoice::Auto {
-            return Ok(ModuleStatus::NotFound { file: name, looked_in });
+            return Ok(ModuleStatus::NotFound {
+                file: name,
+                looked_in,
+            });
         }
-        let places = if looked_in.is_empty() { "no module directory is configured".to_string() } else { format!("looked in: {}", looked_in.join(", ")) };
-        return Err(("wasm.module", format!("`wasm.module`: no module {name} found ({places})")));
+        let places = if looked_in.is_empty() {
+            "no module directory is configured".to_string()
+        } else {
+            format!("looked in: {}", looked_in.join(", "))
+        };
+        return Err((
+            "wasm.module",
+            format!("`wasm.module`: no module {name} found ({places})"),
+        ));
     };
-    let bytes = std::fs::read(&path)
-        .map_err(|e| ("wasm.module", format!("`wasm.module`: cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        (
+            "wasm.module",
+            format!("`wasm.module`: cannot read {}: {e}", path.display()),
+        )
+    })?;
     if !bytes.starts_with(b"\0asm") {
-        return Err(("wasm.module", format!("`wasm.module`: {} is not a wasm module (expected the \\0asm header)", path.display())));
+        return Err((
+            "wasm.module",
+            format!(
+                "`wasm.module`: {} is not a wasm module (expected the \\0asm header)",
+                path.display()
+            ),
+        ));
     }
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    if let Some(pin) = &file.wasm.sha256 {
-        if !pin.eq_ignore_ascii_case(&sha256) {
-            return Err((
-                "wasm.sha256",
-                format!("`wasm.sha256`: module {} has sha256 {sha256}, expected {}", path.display(), pin.to_ascii_lowercase()),
-            ));
-        }
+    if let Some(pin) = file
+        .wasm
+        .sha256
+        .as_ref()
+        .filter(|pin| !pin.eq_ignore_ascii_case(&sha256))
+    {
+        return Err((
+            "wasm.sha256",
+            format!(
+                "`wasm.sha256`: module {} has sha256 {sha256}, expected {}",
+                path.display(),
+                pin.to_ascii_lowercase()
+            ),
+        ));
     }
-    Ok(ModuleStatus::Verified { path, sha256, pinned: file.wasm.sha256.is_some() })
+    Ok(ModuleStatus::Verified {
+        path,
+        sha256,
+        pinned: file.wasm.sha256.is_some(),
+    })
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -224,7 +316,9 @@ pub(super) fn line_of_key(text: &str, key: &str) -> Option<usize> {
             }
             continue;
         }
-        let Some((lhs, _)) = trimmed.split_once('=') else { continue };
+        let Some((lhs, _)) = trimmed.split_once('=') else {
+            continue;
+        };
         let lhs = lhs.trim();
         if (current == section && lhs == leaf) || (current.is_empty() && lhs == key) {
             return Some(i + 1);

@@ -61,11 +61,19 @@ pub struct Decision {
 
 impl Decision {
     fn run(backend: BackendKind, reason: String) -> Self {
-        Self { route: Route::Run { backend }, reason }
+        Self {
+            route: Route::Run { backend },
+            reason,
+        }
     }
 
     fn refuse(message: impl Into<String>, reason: String) -> Self {
-        Self { route: Route::Refused { message: message.into() }, reason }
+        Self {
+            route: Route::Refused {
+                message: message.into(),
+            },
+            reason,
+        }
     }
 
     /// The backend, unless the job is refused.
@@ -83,7 +91,10 @@ const MIB: u64 = 1024 * 1024;
 /// decision.
 pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
     let name = &worker.name;
-    if !facts.data_type.is_empty() && !worker.data_types.is_empty() && !worker.data_types.contains(&facts.data_type) {
+    if !facts.data_type.is_empty()
+        && !worker.data_types.is_empty()
+        && !worker.data_types.contains(&facts.data_type)
+    {
         let message = format!(
             "data type `{}` is not accepted by {name} (it accepts: {})",
             facts.data_type,
@@ -95,7 +106,9 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
         return match &worker.image {
             Some(image) => Decision::run(
                 BackendKind::Kubernetes,
-                format!("no policy for {name}; its catalog Docker image {image} runs on Kubernetes"),
+                format!(
+                    "no policy for {name}; its catalog Docker image {image} runs on Kubernetes"
+                ),
             ),
             None => {
                 let message = format!(
@@ -106,20 +119,34 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
         };
     };
     let file = policy.path.display();
-    for (what, level, ceiling, message) in
-        [("TLP", facts.tlp, policy.max_tlp, TLP_MESSAGE), ("PAP", facts.pap, policy.max_pap, PAP_MESSAGE)]
-    {
+    for (what, level, ceiling, message) in [
+        ("TLP", facts.tlp, policy.max_tlp, TLP_MESSAGE),
+        ("PAP", facts.pap, policy.max_pap, PAP_MESSAGE),
+    ] {
         if let Some(max) = ceiling.filter(|&max| level > i64::from(max)) {
             let key = what.to_ascii_lowercase();
-            return Decision::refuse(message, format!("job {what} {level} is above max_{key} = {max} of {file}"));
+            return Decision::refuse(
+                message,
+                format!("job {what} {level} is above max_{key} = {max} of {file}"),
+            );
         }
     }
     if policy.backend == BackendChoice::Kubernetes {
-        return Decision::run(BackendKind::Kubernetes, format!("{file} sets backend = \"kubernetes\""));
+        return Decision::run(
+            BackendKind::Kubernetes,
+            format!("{file} sets backend = \"kubernetes\""),
+        );
     }
     let (module, sha256, pinned) = match &policy.wasm.module {
-        ModuleStatus::Verified { path, sha256, pinned } => (path, sha256, *pinned),
-        ModuleStatus::NotFound { file: wanted, looked_in } => {
+        ModuleStatus::Verified {
+            path,
+            sha256,
+            pinned,
+        } => (path, sha256, *pinned),
+        ModuleStatus::NotFound {
+            file: wanted,
+            looked_in,
+        } => {
             return Decision::run(
                 BackendKind::Kubernetes,
                 format!(
@@ -131,7 +158,10 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
         // Resolution gives a module status to every wasm or auto policy; this arm is a policy
         // built by hand without one.
         ModuleStatus::NotNeeded => {
-            return Decision::run(BackendKind::Kubernetes, format!("{file} names no wasm module"));
+            return Decision::run(
+                BackendKind::Kubernetes,
+                format!("{file} names no wasm module"),
+            );
         }
     };
     let limit = policy.wasm.max_input_mib.saturating_mul(MIB);
@@ -162,7 +192,10 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
             "{file} sets backend = \"auto\" and module {} is verified (sha256 {short}…, {pin})",
             module.display()
         ),
-        _ => format!("{file} sets backend = \"wasm\"; module {} (sha256 {short}…, {pin})", module.display()),
+        _ => format!(
+            "{file} sets backend = \"wasm\"; module {} (sha256 {short}…, {pin})",
+            module.display()
+        ),
     };
     if saturated {
         reason.push_str(&format!(

@@ -88,9 +88,23 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     /// A scheduler over `table` running at most `global_limit` jobs at once, with no backend yet.
     pub fn new(table: WorkerTable, global_limit: usize, finalise: FinaliseOptions) -> Self {
-        let fallback = LaneDefaults { timeout: Duration::from_secs(60), concurrency: 1 };
-        let defaults = [(BackendKind::Wasm, fallback), (BackendKind::Kubernetes, fallback)].into();
-        Self { table, slots: Slots::new(global_limit), backends: BTreeMap::new(), absent: BTreeMap::new(), defaults, finalise }
+        let fallback = LaneDefaults {
+            timeout: Duration::from_secs(60),
+            concurrency: 1,
+        };
+        let defaults = [
+            (BackendKind::Wasm, fallback),
+            (BackendKind::Kubernetes, fallback),
+        ]
+        .into();
+        Self {
+            table,
+            slots: Slots::new(global_limit),
+            backends: BTreeMap::new(),
+            absent: BTreeMap::new(),
+            defaults,
+            finalise,
+        }
     }
 
     /// Registers a backend, with the lane defaults for workers whose policy sets none.
@@ -134,45 +148,101 @@ impl Scheduler {
 
     /// Runs the job in `folder` as `worker`, submitted at `submitted`: decide, wait for a slot,
     /// run, finalise. Cancel-safe: dropping the future frees the job's place or slot.
-    pub async fn run(&self, worker: &str, folder: &JobFolder, submitted: Instant) -> Result<JobRecord> {
+    pub async fn run(
+        &self,
+        worker: &str,
+        folder: &JobFolder,
+        submitted: Instant,
+    ) -> Result<JobRecord> {
         let facts = JobFacts::from_folder(folder);
         let Some((entry, decision)) = self.explain(worker, &facts) else {
             let message = format!("no worker named {worker} in the catalogs or policies");
-            let decision = Decision { route: Route::Refused { message: message.clone() }, reason: message.clone() };
-            return self.finish(worker, folder, decision, WorkerEnd::failed(message), None, submitted, Duration::ZERO);
+            let decision = Decision {
+                route: Route::Refused {
+                    message: message.clone(),
+                },
+                reason: message.clone(),
+            };
+            return self.finish(
+                worker,
+                folder,
+                decision,
+                WorkerEnd::failed(message),
+                None,
+                submitted,
+                Duration::ZERO,
+            );
         };
         tracing::info!(job = %folder.path().display(), worker = %entry.name, decision = ?decision.route, reason = %decision.reason, "decided");
         let backend_kind = match &decision.route {
             Route::Refused { message } => {
                 let end = WorkerEnd::failed(message.clone());
-                return self.finish(worker, folder, decision, end, None, submitted, Duration::ZERO);
+                return self.finish(
+                    worker,
+                    folder,
+                    decision,
+                    end,
+                    None,
+                    submitted,
+                    Duration::ZERO,
+                );
             }
             Route::Run { backend } => *backend,
         };
         let Some(backend) = self.backends.get(&backend_kind) else {
-            let why = self.absent.get(&backend_kind).map_or("it is not configured", String::as_str);
-            let cause = format!("the {backend_kind} backend is not available ({why}); the job needs it because {}", decision.reason);
-            return self.finish(worker, folder, decision, WorkerEnd::failed(cause), None, submitted, Duration::ZERO);
+            let why = self
+                .absent
+                .get(&backend_kind)
+                .map_or("it is not configured", String::as_str);
+            let cause = format!(
+                "the {backend_kind} backend is not available ({why}); the job needs it because {}",
+                decision.reason
+            );
+            return self.finish(
+                worker,
+                folder,
+                decision,
+                WorkerEnd::failed(cause),
+                None,
+                submitted,
+                Duration::ZERO,
+            );
         };
         let (timeout, limit) = self.lane_limits(entry, backend_kind);
         let deadline = tokio::time::Instant::from_std(submitted + timeout);
         let lane = lane(&entry.name, backend_kind);
-        let permit = match tokio::time::timeout_at(deadline, self.slots.acquire(&lane, limit)).await {
+        let permit = match tokio::time::timeout_at(deadline, self.slots.acquire(&lane, limit)).await
+        {
             Ok(permit) => permit,
             Err(_) => {
                 let cause = format!(
-                    "timed out after {} s waiting for a {backend_kind} slot ({} of {limit} running for {})",
+                    "timed out after {} s waiting for a {backend_kind} slot ({} of {limit} {backend_kind} jobs of {} running; {} of {} jobs in all)",
                     timeout.as_secs(),
                     self.slots.running(&lane),
-                    entry.name
+                    entry.name,
+                    self.slots.usage().running,
+                    self.slots.global_limit(),
                 );
                 let queued = submitted.elapsed();
-                return self.finish(worker, folder, decision, WorkerEnd::failed(cause), None, submitted, queued);
+                return self.finish(
+                    worker,
+                    folder,
+                    decision,
+                    WorkerEnd::failed(cause),
+                    None,
+                    submitted,
+                    queued,
+                );
             }
         };
         let queued = submitted.elapsed();
         let remaining = timeout.saturating_sub(queued);
-        let job = BackendJob { folder, worker: entry, decision: &decision, limits: RunLimits { timeout: remaining } };
+        let job = BackendJob {
+            folder,
+            worker: entry,
+            decision: &decision,
+            limits: RunLimits { timeout: remaining },
+        };
         let started = Instant::now();
         // The scheduler owns the deadline so that the timeout counts from submission whatever
         // the backend does; the backend gets the same budget and usually stops first.
@@ -180,11 +250,21 @@ impl Scheduler {
             Ok(ended) => (ended.end, Some(ended.info)),
             Err(_) => {
                 let cause = if queued.as_secs() > 0 {
-                    format!("timed out after {} s (of which {} s queued)", timeout.as_secs(), queued.as_secs())
+                    format!(
+                        "timed out after {} s (of which {} s queued)",
+                        timeout.as_secs(),
+                        queued.as_secs()
+                    )
                 } else {
                     format!("timed out after {} s", timeout.as_secs())
                 };
-                (WorkerEnd::failed(cause), Some(RunInfo { wall: started.elapsed(), ..RunInfo::default() }))
+                (
+                    WorkerEnd::failed(cause),
+                    Some(RunInfo {
+                        wall: started.elapsed(),
+                        ..RunInfo::default()
+                    }),
+                )
             }
         };
         drop(permit);
@@ -194,8 +274,13 @@ impl Scheduler {
     fn lane_limits(&self, worker: &Worker, kind: BackendKind) -> (Duration, u32) {
         let defaults = self.defaults[&kind];
         match (&worker.policy, kind) {
-            (Some(p), BackendKind::Wasm) => (Duration::from_secs(p.wasm.timeout_s), p.wasm.concurrency),
-            (Some(p), BackendKind::Kubernetes) => (Duration::from_secs(p.kubernetes.timeout_s), p.kubernetes.concurrency),
+            (Some(p), BackendKind::Wasm) => {
+                (Duration::from_secs(p.wasm.timeout_s), p.wasm.concurrency)
+            }
+            (Some(p), BackendKind::Kubernetes) => (
+                Duration::from_secs(p.kubernetes.timeout_s),
+                p.kubernetes.concurrency,
+            ),
             (None, _) => (defaults.timeout, defaults.concurrency),
         }
     }
@@ -211,11 +296,22 @@ impl Scheduler {
         submitted: Instant,
         queued: Duration,
     ) -> Result<JobRecord> {
-        let finalised = cortex_job::finalise(folder, &end, &self.finalise)
-            .map_err(|source| SchedulerError::Finalise { path: folder.path().to_path_buf(), source })?;
+        let finalised = cortex_job::finalise(folder, &end, &self.finalise).map_err(|source| {
+            SchedulerError::Finalise {
+                path: folder.path().to_path_buf(),
+                source,
+            }
+        })?;
         let elapsed = submitted.elapsed();
         tracing::info!(job = %folder.path().display(), worker, success = finalised.success, ?elapsed, "finished");
-        Ok(JobRecord { worker: worker.to_string(), decision, queued, elapsed, run, finalised })
+        Ok(JobRecord {
+            worker: worker.to_string(),
+            decision,
+            queued,
+            elapsed,
+            run,
+            finalised,
+        })
     }
 }
 
@@ -236,6 +332,11 @@ impl JobFacts {
                 other => other.to_string().len() as u64,
             }),
         };
-        Self { data_type: input.data_type.clone(), input_bytes, tlp: input.tlp, pap: input.pap }
+        Self {
+            data_type: input.data_type.clone(),
+            input_bytes,
+            tlp: input.tlp,
+            pap: input.pap,
+        }
     }
 }

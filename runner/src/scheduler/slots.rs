@@ -25,6 +25,7 @@ struct State {
     /// Lanes with waiting jobs, in the order they will be served.
     ring: VecDeque<String>,
     next_ticket: u64,
+    grants: u64,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +46,7 @@ struct Waiter {
 pub struct Permit {
     slots: Option<Slots>,
     lane: String,
+    grant: u64,
 }
 
 /// How many jobs hold or wait for slots.
@@ -65,13 +67,18 @@ impl Slots {
             lanes: HashMap::new(),
             ring: VecDeque::new(),
             next_ticket: 0,
+            grants: 0,
         };
-        Self { inner: Arc::new(Mutex::new(state)) }
+        Self {
+            inner: Arc::new(Mutex::new(state)),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock leaves only counters behind; keep using them.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Waits for a slot in `lane` (at most `limit` running in it). Cancel-safe: dropping the
@@ -86,17 +93,30 @@ impl Slots {
             if entry.waiters.is_empty() && entry.running < limit && global_free {
                 entry.running += 1;
                 state.running += 1;
-                return Permit { slots: Some(self.clone()), lane: lane.to_string() };
+                state.grants += 1;
+                return Permit {
+                    slots: Some(self.clone()),
+                    lane: lane.to_string(),
+                    grant: state.grants,
+                };
             }
             let (tx, rx) = oneshot::channel();
             let ticket = state.next_ticket;
             state.next_ticket += 1;
-            let entry = state.lanes.get_mut(lane).expect("the lane was just inserted");
+            let entry = state
+                .lanes
+                .get_mut(lane)
+                .expect("the lane was just inserted");
             entry.waiters.push_back(Waiter { ticket, tx });
             if !state.ring.iter().any(|l| l == lane) {
                 state.ring.push_back(lane.to_string());
             }
-            WaitGuard { slots: self, lane, ticket, rx: Some(rx) }
+            WaitGuard {
+                slots: self,
+                lane,
+                ticket,
+                rx: Some(rx),
+            }
         };
         rx.wait().await
     }
@@ -106,10 +126,18 @@ impl Slots {
         self.lock().lanes.get(lane).map_or(0, |l| l.running)
     }
 
+    /// How many jobs may run at once in all.
+    pub fn global_limit(&self) -> usize {
+        self.lock().global_limit
+    }
+
     /// Jobs running and waiting, all lanes together.
     pub fn usage(&self) -> Usage {
         let state = self.lock();
-        Usage { running: state.running, waiting: state.lanes.values().map(|l| l.waiters.len()).sum() }
+        Usage {
+            running: state.running,
+            waiting: state.lanes.values().map(|l| l.waiters.len()).sum(),
+        }
     }
 
     fn release(&self, lane: &str) {
@@ -136,20 +164,42 @@ impl Slots {
             entry.running += 1;
             let more = !entry.waiters.is_empty();
             state.running += 1;
+            state.grants += 1;
             if more {
                 state.ring.push_back(lane.clone());
             }
-            let permit = Permit { slots: Some(self.clone()), lane: lane.clone() };
+            let permit = Permit {
+                slots: Some(self.clone()),
+                lane: lane.clone(),
+                grant: state.grants,
+            };
             if let Err(mut permit) = waiter.tx.send(permit) {
                 // The waiter went away between queueing and now: undo by hand, since dropping
                 // the permit here would take the lock again.
                 permit.slots = None;
                 state.running -= 1;
-                state.lanes.get_mut(&lane).expect("ring lanes exist").running -= 1;
+                state
+                    .lanes
+                    .get_mut(&lane)
+                    .expect("ring lanes exist")
+                    .running -= 1;
             }
         }
         let lanes = &state.lanes;
         state.ring.retain(|lane| !lanes[lane].waiters.is_empty());
+    }
+}
+
+impl Permit {
+    /// The lane this slot belongs to.
+    pub fn lane(&self) -> &str {
+        &self.lane
+    }
+
+    /// This grant's position among all grants of its [`Slots`], from 1: the order in which jobs
+    /// started, for logs and for checking fairness.
+    pub fn grant_number(&self) -> u64 {
+        self.grant
     }
 }
 
@@ -172,7 +222,9 @@ struct WaitGuard<'a> {
 impl WaitGuard<'_> {
     async fn wait(mut self) -> Permit {
         let rx = self.rx.as_mut().expect("the receiver is taken only here");
-        let permit = rx.await.expect("a queued waiter's sender is kept until it is granted");
+        let permit = rx
+            .await
+            .expect("a queued waiter's sender is kept until it is granted");
         self.rx = None;
         permit
     }
@@ -193,7 +245,11 @@ impl Drop for WaitGuard<'_> {
             entry.waiters.retain(|w| w.ticket != self.ticket);
         }
         let lanes = &state.lanes;
-        let keep: Vec<bool> = state.ring.iter().map(|l| !lanes[l].waiters.is_empty()).collect();
+        let keep: Vec<bool> = state
+            .ring
+            .iter()
+            .map(|l| !lanes[l].waiters.is_empty())
+            .collect();
         let mut keep = keep.into_iter();
         state.ring.retain(|_| keep.next().unwrap_or(false));
     }

@@ -68,19 +68,28 @@ impl WorkerTable {
         }
         for policy in policies.iter() {
             let section = policy.definition.clone().unwrap_or_default();
-            let worker = table.workers.entry(policy.worker.clone()).or_insert_with(|| {
-                let entry = section.catalog_name.as_deref().and_then(|n| catalog.get(n));
-                Worker {
-                    name: policy.worker.clone(),
-                    kind: entry.map_or(WorkerKind::Analyzer, |e| e.kind),
-                    version: entry.map(|e| e.definition.version.clone()).unwrap_or_default(),
-                    description: entry.map(|e| e.definition.description.clone()).unwrap_or_default(),
-                    data_types: entry.map(|e| e.definition.data_type_list.clone()).unwrap_or_default(),
-                    definition: entry.map(|e| e.definition.clone()),
-                    policy: Some(policy.clone()),
-                    image: None,
-                }
-            });
+            let worker = table
+                .workers
+                .entry(policy.worker.clone())
+                .or_insert_with(|| {
+                    let entry = section.catalog_name.as_deref().and_then(|n| catalog.get(n));
+                    Worker {
+                        name: policy.worker.clone(),
+                        kind: entry.map_or(WorkerKind::Analyzer, |e| e.kind),
+                        version: entry
+                            .map(|e| e.definition.version.clone())
+                            .unwrap_or_default(),
+                        description: entry
+                            .map(|e| e.definition.description.clone())
+                            .unwrap_or_default(),
+                        data_types: entry
+                            .map(|e| e.definition.data_type_list.clone())
+                            .unwrap_or_default(),
+                        definition: entry.map(|e| e.definition.clone()),
+                        policy: Some(policy.clone()),
+                        image: None,
+                    }
+                });
             // The policy's own `[worker]` keys override whatever the catalog said.
             if let Some(kind) = section.kind {
                 worker.kind = kind;
@@ -96,9 +105,16 @@ impl WorkerTable {
             }
         }
         for worker in table.workers.values_mut() {
-            let policy_image = worker.policy.as_ref().and_then(|p| p.kubernetes.image.clone());
-            let catalog_image = worker.definition.as_ref().and_then(|d| d.docker_image.as_deref());
-            worker.image = policy_image.or_else(|| catalog_image.map(|i| with_prefix(i, image_prefix)));
+            let policy_image = worker
+                .policy
+                .as_ref()
+                .and_then(|p| p.kubernetes.image.clone());
+            let catalog_image = worker
+                .definition
+                .as_ref()
+                .and_then(|d| d.docker_image.as_deref());
+            worker.image =
+                policy_image.or_else(|| catalog_image.map(|i| with_prefix(i, image_prefix)));
         }
         table
     }
