@@ -163,7 +163,7 @@ impl ModuleCache {
             return Ok(module);
         }
         let module =
-            wasmtime::Module::from_binary(engine, bytes).map_err(|e| Error::InvalidModule {
+            wasmtime::Module::new(engine, bytes).map_err(|e| Error::InvalidModule {
                 name: name.into(),
                 message: format!("{e:#}"),
             })?;

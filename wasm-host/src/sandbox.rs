@@ -208,8 +208,9 @@ fn wasi_context(
     stderr: &TailPipe,
 ) -> Result<WasiP1Ctx> {
     let mut builder = WasiCtxBuilder::new();
-    // Must come before the preopens, which capture it: file operations run inline on the calling
-    // thread instead of hopping to a blocking pool (job folders are local, small and fast).
+    // Operations on the two preopened directories (opening, stat, mkdir, readdir, rename) run
+    // inline on the calling thread instead of hopping to a blocking pool: job folders are local
+    // and small. Each preopen captures the flag when it is added.
     builder.allow_blocking_current_thread(true);
     for (host, guest, perms) in [
         (&spec.input_dir, GUEST_INPUT_DIR, FsPerms::ReadOnly),
@@ -222,6 +223,11 @@ fn wasi_context(
                 message: format!("{e:#}"),
             })?;
     }
+    // ...but the context itself must not allow blocking: with the flag set, wasmtime-wasi serves
+    // a lone relative-clock `poll_oneoff` (every `sleep`) with `std::thread::sleep`, which no
+    // timeout can interrupt and which stalls every other run on the thread. Files opened by the
+    // guest take this context-level flag, so their reads and writes use the blocking pool.
+    builder.allow_blocking_current_thread(false);
     builder
         .args(&[name, GUEST_JOB_DIR])
         .envs(&spec.env)

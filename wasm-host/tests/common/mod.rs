@@ -141,3 +141,36 @@ pub fn attempts(report: &Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Runs `program` like [`run`] and asserts the input folder is byte-identical afterwards.
+pub async fn run_checked(program: &str, job: &Job, limits: Limits) -> RunRecord {
+    let before = snapshot(&job.input());
+    let record = run(program, job, limits).await;
+    assert_eq!(
+        snapshot(&job.input()),
+        before,
+        "the guest changed its input folder"
+    );
+    record
+}
+
+/// The names in `output/`, each with its kind, sorted.
+pub fn output_listing(job: &Job) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(job.output())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if meta.is_symlink() {
+                format!("{name} -> {}", std::fs::read_link(e.path()).unwrap().display())
+            } else if meta.is_dir() {
+                format!("{name}/")
+            } else {
+                name
+            }
+        })
+        .collect();
+    names.sort();
+    names
+}
