@@ -199,3 +199,67 @@ fn deduplicate(artifacts: Vec<Value>) -> Vec<Value> {
     }
     kept
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn types_follow_cortexutils_order_and_anchoring() {
+        let cases = [
+            ("1.2.3.4 and more", "ip"),
+            ("::1", "ip"),
+            ("fe80::1%eth0", "ip"),
+            ("http://x", "url"),
+            ("HTTP://x", "uri_path"),
+            ("example.com", "domain"),
+            ("example.com\n", "domain"),
+            ("example.com\n\n", ""),
+            ("www.example.com", "fqdn"),
+            ("d41d8cd98f00b204e9800998ecf8427e", "hash"),
+            ("d41d8cd98f00b204e9800998ecf8427", ""),
+            ("Mozilla/5.0 (X11)", "user-agent"),
+            ("smb://host/share", "uri_path"),
+            ("HKLM\\Software\\Run", "registry"),
+            ("a@b.c trailing", "mail"),
+            (" 1.2.3.4", ""),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(check_str(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn word_characters_are_pythons() {
+        // Letters and numbers of any script are `\w`; combining marks and joiners are not.
+        assert_eq!(check_str("bücher.de"), "domain");
+        assert_eq!(check_str("x\u{b2}.com"), "domain");
+        assert_eq!(check_str("e\u{301}xample.com"), "");
+        assert_eq!(check_str("a\u{200d}b.com"), "");
+        assert_eq!(check_str("a\u{203f}b.com"), "");
+    }
+
+    #[test]
+    fn check_iterable_walks_in_order_ignores_and_deduplicates() {
+        let extractor = Extractor::new(Some(json!("evil.com")));
+        let full = json!({"a": ["8.8.8.8", {"b": "evil.com", "c": "http://evil.com/x"}], "d": "8.8.8.8",
+                          "e": [1, true, null, "example.org"]});
+        assert_eq!(
+            extractor.check_iterable(&full).unwrap(),
+            vec![
+                json!({"dataType": "ip", "data": "8.8.8.8"}),
+                json!({"dataType": "domain", "data": "example.org"})
+            ]
+        );
+        let err = Extractor::new(None).check_iterable(&json!(42)).unwrap_err();
+        assert_eq!(err.to_string(), "Not supported type.");
+        let err = Extractor::new(Some(json!(5)))
+            .check_iterable(&json!(["x"]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "'in <string>' requires string as left operand, not int"
+        );
+    }
+}

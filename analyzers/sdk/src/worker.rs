@@ -246,6 +246,12 @@ impl Worker {
         self.require_param("data", "Missing data field")
     }
 
+    /// cortexutils' `get_env(key)`: the environment variable, or `None` when it is not set (or
+    /// not Unicode).
+    pub fn get_env(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+
     /// cortexutils' `get_env(key, default, message)` without the default: the environment
     /// variable, or the error `message` when it is not set (or not Unicode).
     pub fn require_env(&self, key: &str, message: &str) -> Result<String> {
