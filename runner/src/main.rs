@@ -1,2 +1,11 @@
-//! cortex-runner binary.
-fn main() {}
+//! The `cortex-runner` binary: parses the command line, runs one subcommand, and maps the result
+//! to the exit codes other tools depend on (0: the report says `success: true`; 1: the job ran and
+//! the report is a failure; 2: usage, configuration or setup error).
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

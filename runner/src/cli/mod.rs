@@ -1,7 +1,13 @@
 //! Command-line interface: one module per subcommand, and the mapping from outcomes to exit codes.
 
+mod analyzers;
 mod bench;
+mod config_show;
 mod exec;
+mod explain;
+mod job;
+mod run;
+mod workers;
 
 use std::process::ExitCode;
 
@@ -23,6 +29,17 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Run many jobs of one module through the full per-job path and print timing as JSON.
     Bench(bench::BenchArgs),
+    /// Build a job folder as Cortex does and run it through the scheduler.
+    Run(run::RunArgs),
+    /// Run an existing Cortex job folder through the scheduler.
+    Job(job::JobArgs),
+    /// List every worker, its data types, the backend it would get and why.
+    Analyzers(analyzers::AnalyzersArgs),
+    /// Show the decision for one job, with its reason.
+    Explain(explain::ExplainArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(config_show::ConfigCommand),
 }
 
 /// What a subcommand reports back, mapped to the process exit code.
@@ -64,6 +81,11 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Exec(args) => exec::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Job(args) => job::run(args),
+        Command::Analyzers(args) => analyzers::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Config(command) => config_show::run(command),
     };
     match result {
         Ok(status) => status.into(),

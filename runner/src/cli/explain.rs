@@ -1,0 +1,125 @@
+//! `cortex-runner explain NAME`: the decision for one job, with its reason.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use super::Status;
+use super::workers::WorkerArgs;
+use cortex_runner::scheduler::{JobFacts, Load, Route, decide};
+
+/// `explain` arguments.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Where the configuration, policies and catalogs are.
+    #[command(flatten)]
+    pub workers: WorkerArgs,
+    /// The worker (name, Cortex id such as FileInfo_8_0, or catalog name).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A file observable (its size decides about oversized inputs).
+    #[arg(long, value_name = "PATH", conflicts_with = "data")]
+    pub file: Option<PathBuf>,
+    /// An observable value.
+    #[arg(long, value_name = "VALUE")]
+    pub data: Option<String>,
+    /// The data type (default: `file` with --file, else the worker's first data type).
+    #[arg(long, value_name = "TYPE")]
+    pub data_type: Option<String>,
+    /// The job's TLP.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub tlp: i64,
+    /// The job's PAP.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub pap: i64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the decision an idle runner makes for the described job.
+pub fn run(args: ExplainArgs) -> Result<Status> {
+    let setup = args.workers.setup()?;
+    let Some(worker) = setup.table.get(&args.name) else {
+        bail!(
+            "no worker named {} in the catalogs or policies (`cortex-runner analyzers` lists them)",
+            args.name
+        );
+    };
+    let input_bytes = match (&args.file, &args.data) {
+        (Some(path), _) => std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len(),
+        (None, Some(data)) => data.len() as u64,
+        (None, None) => 0,
+    };
+    let data_type = args.data_type.clone().unwrap_or_else(|| {
+        if args.file.is_some() {
+            "file".into()
+        } else {
+            worker.data_types.first().cloned().unwrap_or_default()
+        }
+    });
+    let facts = JobFacts {
+        data_type,
+        input_bytes,
+        tlp: args.tlp,
+        pap: args.pap,
+    };
+    let overflow_available = setup
+        .absent_reason(cortex_runner::backend::BackendKind::Kubernetes)
+        .is_none();
+    let decision = decide(
+        worker,
+        &facts,
+        Load {
+            wasm_running: 0,
+            overflow_available,
+        },
+    );
+    let unavailable = decision.backend().and_then(|b| setup.absent_reason(b));
+    if args.json {
+        super::print_json(&json!({
+            "worker": worker.name,
+            "kind": worker.kind,
+            "dataTypes": worker.data_types,
+            "policy": worker.policy.as_ref().map(|p| p.path.display().to_string()),
+            "image": worker.image,
+            "decision": decision,
+            "unavailable": unavailable,
+        }))?;
+        return Ok(Status::Success);
+    }
+    let verdict = match &decision.route {
+        Route::Run { backend } => backend.to_string(),
+        Route::Refused { message } => format!("refused: {message}"),
+    };
+    let mut out = format!(
+        "worker:   {} ({}, {})\n",
+        worker.name,
+        worker.kind,
+        worker.data_types.join(", ")
+    );
+    out.push_str(&format!(
+        "policy:   {}\n",
+        worker
+            .policy
+            .as_ref()
+            .map_or("(none)".to_string(), |p| p.path.display().to_string())
+    ));
+    out.push_str(&format!(
+        "job:      dataType {}, {} bytes, TLP {}, PAP {}\n",
+        facts.data_type, facts.input_bytes, facts.tlp, facts.pap
+    ));
+    out.push_str(&format!(
+        "decision: {verdict}\nreason:   {}\n",
+        decision.reason
+    ));
+    if let Some(why) = unavailable {
+        out.push_str(&format!("note:     that backend is not available ({why}): the job would end in a failure report\n"));
+    }
+    print!("{out}");
+    Ok(Status::Success)
+}

@@ -1,0 +1,133 @@
+//! Assembles a runner from its configuration: catalogs, policies, the worker table, the sandbox
+//! and the scheduler with its backends.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cortex_job::FinaliseOptions;
+
+use crate::backend::BackendKind;
+use crate::backend::wasm::WasmBackend;
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::{Config, ConfigError, ConfigLoader, Loaded};
+use crate::policy::{PolicyContext, PolicyError, PolicySet};
+use crate::scheduler::{LaneDefaults, Scheduler, WorkerTable};
+
+/// Why a runner cannot be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A catalog cannot be loaded.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// A policy cannot be loaded.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The wasm sandbox cannot start.
+    #[error("starting the wasm sandbox: {0}")]
+    Sandbox(#[from] wasm_host::Error),
+}
+
+/// The result of assembling a runner.
+pub type Result<T, E = SetupError> = std::result::Result<T, E>;
+
+/// Everything loaded from the configuration.
+#[derive(Debug)]
+pub struct Setup {
+    /// The configuration and where each value came from.
+    pub loaded: Loaded,
+    /// The loaded catalogs.
+    pub catalog: Catalog,
+    /// The loaded policies.
+    pub policies: PolicySet,
+    /// Catalogs joined with policies.
+    pub table: WorkerTable,
+}
+
+impl Setup {
+    /// Loads the configuration, the catalogs and the policies. `builtin_modules` are the
+    /// analyzers built with this workspace, as (worker name, module path).
+    pub fn load(loader: &ConfigLoader, builtin_modules: &[(String, PathBuf)]) -> Result<Self> {
+        let loaded = loader.load()?;
+        let config = &loaded.config;
+        let catalog = Catalog::load(&config.catalogs.analyzers, &config.catalogs.responders)?;
+        let ctx = PolicyContext {
+            catalog: &catalog,
+            wasm: &config.wasm,
+            kubernetes: &config.kubernetes,
+            builtin_modules,
+        };
+        let policies = PolicySet::load_dir(&config.policies.dir, &ctx)?;
+        let table = WorkerTable::build(&catalog, &policies, &config.kubernetes.image_prefix);
+        Ok(Self {
+            loaded,
+            catalog,
+            policies,
+            table,
+        })
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.loaded.config
+    }
+
+    /// Why the Kubernetes backend is absent from this runner.
+    pub fn kubernetes_absent_reason(&self) -> &'static str {
+        if self.config().kubernetes.enabled {
+            "this runner has no Kubernetes backend built in yet"
+        } else {
+            "kubernetes.enabled = false in the configuration"
+        }
+    }
+
+    /// Why `kind` cannot run jobs here, or `None` when [`Setup::scheduler`] registers it.
+    pub fn absent_reason(&self, kind: BackendKind) -> Option<&'static str> {
+        match kind {
+            BackendKind::Kubernetes => Some(self.kubernetes_absent_reason()),
+            BackendKind::Wasm if !self.config().wasm.enabled => {
+                Some("wasm.enabled = false in the configuration")
+            }
+            BackendKind::Wasm => None,
+        }
+    }
+
+    /// A scheduler over the worker table with every available backend registered: the wasm
+    /// sandbox when `wasm.enabled`; Kubernetes is recorded as absent with the reason.
+    pub fn scheduler(&self) -> Result<Scheduler> {
+        let config = self.config();
+        let finalise = FinaliseOptions {
+            max_output_bytes: config.jobs.max_output_mib * 1024 * 1024,
+            ..FinaliseOptions::default()
+        };
+        let global = config.scheduler.max_running as usize;
+        let mut scheduler = Scheduler::new(self.table.clone(), global, finalise)
+            .without_backend(BackendKind::Kubernetes, self.kubernetes_absent_reason());
+        if config.wasm.enabled {
+            let fuel_metering =
+                config.wasm.fuel.is_some() || self.policies.iter().any(|p| p.wasm.fuel.is_some());
+            let sandbox = wasm_host::Sandbox::new(wasm_host::SandboxConfig {
+                cache_dir: config.wasm.cache_dir.clone(),
+                fuel_metering,
+                max_concurrent: global,
+                ..wasm_host::SandboxConfig::default()
+            })?;
+            let backend = WasmBackend::new(Arc::new(sandbox)).with_capture(
+                (config.wasm.stdout_kib * 1024) as usize,
+                (config.wasm.stderr_kib * 1024) as usize,
+            );
+            let defaults = LaneDefaults {
+                timeout: Duration::from_secs(config.wasm.timeout_s),
+                concurrency: config.wasm.concurrency,
+            };
+            scheduler = scheduler.with_backend(Arc::new(backend), defaults);
+        } else {
+            let why = self.absent_reason(BackendKind::Wasm).unwrap_or_default();
+            scheduler = scheduler.without_backend(BackendKind::Wasm, why);
+        }
+        Ok(scheduler)
+    }
+}
