@@ -12,7 +12,7 @@ const MIB: u64 = 1 << 20;
 /// | --- | --- |
 /// | `cache_dir` | `None` (compile in memory only) |
 /// | `fuel_metering` | `false` |
-/// | `epoch_tick` | 10 ms |
+/// | `epoch_tick` | 1 ms |
 /// | `max_concurrent` | 64 |
 /// | `pooling` | `true` |
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Default for SandboxConfig {
         Self {
             cache_dir: None,
             fuel_metering: false,
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(1),
             max_concurrent: 64,
             pooling: true,
         }

@@ -17,6 +17,7 @@ mod config;
 mod error;
 mod limiter;
 mod module_cache;
+mod poll;
 mod record;
 mod sandbox;
 

@@ -162,11 +162,10 @@ impl ModuleCache {
             self.count(|s| s.loaded_precompiled += 1);
             return Ok(module);
         }
-        let module =
-            wasmtime::Module::new(engine, bytes).map_err(|e| Error::InvalidModule {
-                name: name.into(),
-                message: format!("{e:#}"),
-            })?;
+        let module = wasmtime::Module::new(engine, bytes).map_err(|e| Error::InvalidModule {
+            name: name.into(),
+            message: format!("{e:#}"),
+        })?;
         self.count(|s| s.compiled += 1);
         if let Some(path) = &cached_path {
             store_precompiled(&module, path);

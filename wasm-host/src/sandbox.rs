@@ -6,13 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store, Trap,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::capture::TailPipe;
 use crate::limiter::{Limiter, MemoryLimitHit};
 use crate::module_cache::{CacheStats, Module, ModuleCache};
+use crate::poll::{self, GuestMonotonicClock};
 use crate::record::{LimitExceeded, Outcome, RunRecord};
 use crate::{Error, Result, RunSpec, SandboxConfig};
 
@@ -27,6 +30,8 @@ pub const GUEST_OUTPUT_DIR: &str = "/job/output";
 pub(crate) struct State {
     wasi: WasiP1Ctx,
     limiter: Limiter,
+    /// The guest's monotonic clock, for `poll::poll_oneoff`'s absolute deadlines.
+    pub(crate) clock: GuestMonotonicClock,
 }
 
 /// Runs WASI preview-1 command modules, each in its own store, under per-run limits.
@@ -84,6 +89,7 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        poll::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let modules = ModuleCache::new(&engine, config.cache_dir.clone())?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
@@ -141,12 +147,16 @@ impl Sandbox {
         }
         let stdout = TailPipe::new(limits.stdout_bytes);
         let stderr = TailPipe::new(limits.stderr_bytes);
-        let wasi = wasi_context(module.name(), &spec, &stdout, &stderr)?;
+        let clock = GuestMonotonicClock {
+            origin: Instant::now(),
+        };
+        let wasi = wasi_context(module.name(), clock, &spec, &stdout, &stderr)?;
         let mut store = Store::new(
             &self.inner.engine,
             State {
                 wasi,
                 limiter: Limiter::new(limits.memory_bytes),
+                clock,
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -203,14 +213,15 @@ impl Sandbox {
 /// closed stdin, no sockets.
 fn wasi_context(
     name: &str,
+    clock: GuestMonotonicClock,
     spec: &RunSpec,
     stdout: &TailPipe,
     stderr: &TailPipe,
 ) -> Result<WasiP1Ctx> {
     let mut builder = WasiCtxBuilder::new();
-    // Operations on the two preopened directories (opening, stat, mkdir, readdir, rename) run
-    // inline on the calling thread instead of hopping to a blocking pool: job folders are local
-    // and small. Each preopen captures the flag when it is added.
+    // File operations run inline on the calling thread instead of hopping to a blocking pool: job
+    // folders are local and small. This is safe for timeouts only because `poll::poll_oneoff`
+    // replaces the one host call that would then block the thread (`sleep`).
     builder.allow_blocking_current_thread(true);
     for (host, guest, perms) in [
         (&spec.input_dir, GUEST_INPUT_DIR, FsPerms::ReadOnly),
@@ -223,16 +234,12 @@ fn wasi_context(
                 message: format!("{e:#}"),
             })?;
     }
-    // ...but the context itself must not allow blocking: with the flag set, wasmtime-wasi serves
-    // a lone relative-clock `poll_oneoff` (every `sleep`) with `std::thread::sleep`, which no
-    // timeout can interrupt and which stalls every other run on the thread. Files opened by the
-    // guest take this context-level flag, so their reads and writes use the blocking pool.
-    builder.allow_blocking_current_thread(false);
     builder
         .args(&[name, GUEST_JOB_DIR])
         .envs(&spec.env)
         .stdout(stdout.clone())
         .stderr(stderr.clone())
+        .monotonic_clock(clock)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);

@@ -37,7 +37,9 @@ fn ok() -> String {
 }
 
 fn pairs(list: &[(&str, String)]) -> Vec<(String, String)> {
-    list.iter().map(|(op, r)| ((*op).to_owned(), r.clone())).collect()
+    list.iter()
+        .map(|(op, r)| ((*op).to_owned(), r.clone()))
+        .collect()
 }
 
 #[tokio::test]
@@ -56,7 +58,10 @@ async fn honest() {
             "operations": [],
         })
     );
-    assert_eq!((record.stdout.total_bytes, record.stderr.total_bytes), (0, 0));
+    assert_eq!(
+        (record.stdout.total_bytes, record.stderr.total_bytes),
+        (0, 0)
+    );
     assert!(record.peak_memory_bytes > 0 && record.peak_memory_bytes < 16 * MIB);
     assert_eq!(record.fuel_used, None);
 }
@@ -128,8 +133,10 @@ async fn input_tamper() {
         "set_len(0) on read handle of input.json",
         "set_times on input.json",
     ];
-    let mut expected: Vec<(String, String)> =
-        refused.iter().map(|op| ((*op).to_owned(), errno(EPERM))).collect();
+    let mut expected: Vec<(String, String)> = refused
+        .iter()
+        .map(|op| ((*op).to_owned(), errno(EPERM)))
+        .collect();
     expected.extend(pairs(&[
         ("set_permissions input.json", errno(ENOSYS)),
         ("read input.json", ok()),
@@ -163,7 +170,13 @@ async fn symlink_plant() {
         .collect();
     assert_eq!(
         named,
-        ["abs-passwd", "up-chain", "into-input", "self-dir", "honest.txt"]
+        [
+            "abs-passwd",
+            "up-chain",
+            "into-input",
+            "self-dir",
+            "honest.txt"
+        ]
     );
     assert_eq!(
         output_listing(&job),
@@ -191,7 +204,8 @@ async fn spin() {
     assert_eq!(record.outcome, Outcome::LimitExceeded(limit));
     assert_eq!(record.outcome.to_string(), "timed out after 1 s");
     assert!(
-        record.wall_time >= Duration::from_secs(1) && record.wall_time < Duration::from_millis(1500),
+        record.wall_time >= Duration::from_secs(1)
+            && record.wall_time < Duration::from_millis(1500),
         "stopped after {:?}",
         record.wall_time
     );
@@ -205,12 +219,17 @@ async fn spin_out_of_fuel() {
         fuel: Some(5_000_000),
         ..quick()
     };
-    let module = FUEL_SANDBOX.load(std::path::Path::new(programs::SPIN)).unwrap();
+    let module = FUEL_SANDBOX
+        .load(std::path::Path::new(programs::SPIN))
+        .unwrap();
     let record = FUEL_SANDBOX
-        .run(&module, wasm_host::RunSpec {
+        .run(
+            &module,
+            wasm_host::RunSpec {
                 limits,
                 ..job.spec()
-            })
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -236,7 +255,8 @@ async fn sleep_forever() {
         })
     );
     assert!(
-        record.wall_time >= Duration::from_secs(1) && record.wall_time < Duration::from_millis(1500),
+        record.wall_time >= Duration::from_secs(1)
+            && record.wall_time < Duration::from_millis(1500),
         "stopped after {:?}",
         record.wall_time
     );

@@ -64,7 +64,9 @@ impl Job {
 
 /// Loads a test program into the shared sandbox.
 pub fn load(path: &str) -> Module {
-    SANDBOX.load(Path::new(path)).expect("load the test program")
+    SANDBOX
+        .load(Path::new(path))
+        .expect("load the test program")
 }
 
 /// Runs `program` on `job` with `limits` in the shared sandbox.
@@ -99,7 +101,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
     let meta = std::fs::symlink_metadata(dir).unwrap();
     out.insert(
         dir.strip_prefix(root).unwrap().to_owned(),
-        format!("dir mode={:o} mtime={}", meta.mode(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000),
+        format!(
+            "dir mode={:o} mtime={}",
+            meta.mode(),
+            meta.mtime_nsec() + meta.mtime() * 1_000_000_000
+        ),
     );
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -108,7 +114,10 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
         if meta.is_dir() {
             walk(root, &path, out);
         } else if meta.is_symlink() {
-            out.insert(rel, format!("symlink -> {:?}", std::fs::read_link(&path).unwrap()));
+            out.insert(
+                rel,
+                format!("symlink -> {:?}", std::fs::read_link(&path).unwrap()),
+            );
         } else {
             let content = std::fs::read(&path).unwrap();
             out.insert(
@@ -163,7 +172,10 @@ pub fn output_listing(job: &Job) -> Vec<String> {
             let meta = std::fs::symlink_metadata(e.path()).unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
             if meta.is_symlink() {
-                format!("{name} -> {}", std::fs::read_link(e.path()).unwrap().display())
+                format!(
+                    "{name} -> {}",
+                    std::fs::read_link(e.path()).unwrap().display()
+                )
             } else if meta.is_dir() {
                 format!("{name}/")
             } else {
