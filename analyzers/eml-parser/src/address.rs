@@ -6,13 +6,21 @@
 
 use crate::pyheader::decode_unstructured;
 
+/// One mailbox: display name (possibly empty), local part and domain (possibly empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    display: String,
+    local: String,
+    domain: String,
+}
+
 /// One entry of an address list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// A single mailbox: display name (possibly empty) and addr-spec.
-    Mailbox(String, String),
+    /// A single mailbox.
+    Mailbox(Mailbox),
     /// A named group of mailboxes.
-    Group(String, Vec<(String, String)>),
+    Group(String, Vec<Mailbox>),
 }
 
 /// Characters that force a display name into quotes (`parser.SPECIALS`).
@@ -94,36 +102,89 @@ fn phrase(text: &str) -> String {
         }
     }
     flush(&mut current, &mut words);
-    decode_unstructured(&words.join(" "))
+    // Each word is decoded on its own: unlike unstructured text, a phrase keeps the blank
+    // between two encoded words.
+    words
+        .iter()
+        .map(|w| decode_unstructured(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// The addr-spec of a mailbox without blanks and comments.
-fn addr_spec(text: &str) -> String {
+/// Text without comments (nested parentheses outside quoted strings).
+fn strip_comments(text: &str) -> String {
     let mut out = String::new();
-    let mut depth = 0usize;
-    let mut quoted = false;
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
     for c in text.chars() {
-        match c {
-            '"' if depth == 0 => {
-                quoted = !quoted;
+        if escaped {
+            escaped = false;
+            if depth == 0 {
                 out.push(c);
             }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            ' ' | '\t' if !quoted => {}
-            _ if depth == 0 => out.push(c),
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+                continue;
+            }
+            '"' if depth == 0 => quoted = !quoted,
+            '(' if !quoted => {
+                depth += 1;
+                continue;
+            }
+            ')' if !quoted && depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(' ');
+                }
+                continue;
+            }
             _ => {}
         }
+        if depth == 0 {
+            out.push(c);
+        }
     }
-    // A source route (`<@relay:user@host>`) is obsolete syntax; the address is after the colon.
-    match out.rfind(':') {
-        Some(colon) if out.starts_with('@') => out[colon + 1..].to_string(),
-        _ => out,
+    out
+}
+
+/// The local part of an addr-spec as Python keeps it: a quoted string unquoted.
+fn local_part(text: &str) -> String {
+    let text = text.trim();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => text.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// An addr-spec: local part and domain; text after the domain is junk Python drops.
+fn addr_spec(text: &str) -> (String, String) {
+    let text = strip_comments(text);
+    let text = text.trim();
+    // A source route (`@relay:user@host`) is obsolete syntax; the address is after the colon.
+    let text = match text.rfind(':') {
+        Some(colon) if text.starts_with('@') => &text[colon + 1..],
+        _ => text,
+    };
+    match text.rfind('@') {
+        Some(at) => {
+            let domain = text[at + 1..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            (local_part(&text[..at]), domain)
+        }
+        None => (local_part(text), String::new()),
     }
 }
 
 /// One mailbox: `phrase <addr>` or a bare addr-spec.
-fn mailbox(text: &str) -> Option<(String, String)> {
+fn mailbox(text: &str) -> Option<Mailbox> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return None;
@@ -131,32 +192,58 @@ fn mailbox(text: &str) -> Option<(String, String)> {
     if let (Some(open), Some(close)) = (trimmed.find('<'), trimmed.rfind('>'))
         && open < close
     {
-        return Some((
-            phrase(&trimmed[..open]),
-            addr_spec(&trimmed[open + 1..close]),
-        ));
+        let (local, domain) = addr_spec(&trimmed[open + 1..close]);
+        return Some(Mailbox {
+            display: phrase(&trimmed[..open]),
+            local,
+            domain,
+        });
     }
-    Some((String::new(), addr_spec(trimmed)))
+    let bare = strip_comments(trimmed);
+    let first = match bare.find('@') {
+        // Only the first addr-spec counts: `a@x.y b@x.y` is `a@x.y` and junk.
+        Some(at) => {
+            let end = bare[at..]
+                .find(char::is_whitespace)
+                .map_or(bare.len(), |e| at + e);
+            bare[..end].to_string()
+        }
+        None => bare,
+    };
+    let (local, domain) = addr_spec(&first);
+    Some(Mailbox {
+        display: String::new(),
+        local,
+        domain,
+    })
 }
 
-/// Parses an (unfolded) address-list value.
+/// Parses an (unfolded) address-list value. As in Python, a `;` that closes no group ends the
+/// mailbox before it, and what follows up to the next comma is dropped.
 pub fn parse_list(value: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
-    let mut group: Option<(String, Vec<(String, String)>)> = None;
+    let mut group: Option<(String, Vec<Mailbox>)> = None;
+    let mut skipping = false;
     for (piece, separator) in split_top(value, &[',', ':', ';']) {
+        if skipping {
+            skipping = separator != Some(',');
+            continue;
+        }
         match separator {
             Some(':') if group.is_none() => group = Some((phrase(&piece), Vec::new())),
-            Some(';') => {
-                if let Some((name, mut members)) = group.take() {
+            Some(';') => match group.take() {
+                Some((name, mut members)) => {
                     members.extend(mailbox(&piece));
                     entries.push(Entry::Group(name, members));
-                } else {
-                    entries.extend(mailbox(&piece).map(|(d, a)| Entry::Mailbox(d, a)));
                 }
-            }
+                None => {
+                    entries.extend(mailbox(&piece).map(Entry::Mailbox));
+                    skipping = true;
+                }
+            },
             _ => match group.as_mut() {
                 Some((_, members)) => members.extend(mailbox(&piece)),
-                None => entries.extend(mailbox(&piece).map(|(d, a)| Entry::Mailbox(d, a))),
+                None => entries.extend(mailbox(&piece).map(Entry::Mailbox)),
             },
         }
     }
@@ -175,12 +262,39 @@ fn quote_display(display: &str) -> String {
     }
 }
 
-/// `str(Address)`: `Display <addr>` or the bare addr-spec.
-fn render_mailbox(display: &str, addr: &str) -> String {
-    if display.is_empty() {
-        addr.to_string()
+/// Characters that force a local part into quotes (`parser.DOT_ATOM_ENDS`).
+const DOT_ATOM_ENDS: &[char] = &[
+    '(', ')', '<', '>', '@', ',', ':', ';', '"', '[', ']', '\\', ' ', '\t',
+];
+
+/// `Address.addr_spec`: the local part quoted when needed, `@domain`, or `<>` when empty.
+fn render_addr_spec(mailbox: &Mailbox) -> String {
+    let local = if mailbox.local.contains(DOT_ATOM_ENDS) {
+        format!(
+            "\"{}\"",
+            mailbox.local.replace('\\', "\\\\").replace('"', "\\\"")
+        )
     } else {
-        format!("{} <{}>", quote_display(display), addr)
+        mailbox.local.clone()
+    };
+    match (mailbox.domain.is_empty(), local.is_empty()) {
+        (false, _) => format!("{local}@{}", mailbox.domain),
+        (true, true) => "<>".to_string(),
+        (true, false) => local,
+    }
+}
+
+/// `str(Address)`: `Display <addr>` or the bare addr-spec.
+fn render_mailbox(mailbox: &Mailbox) -> String {
+    let spec = render_addr_spec(mailbox);
+    if mailbox.display.is_empty() {
+        spec
+    } else {
+        format!(
+            "{} <{}>",
+            quote_display(&mailbox.display),
+            if spec == "<>" { "" } else { &spec }
+        )
     }
 }
 
@@ -189,9 +303,9 @@ pub fn render_list(value: &str) -> String {
     parse_list(value)
         .iter()
         .map(|entry| match entry {
-            Entry::Mailbox(display, addr) => render_mailbox(display, addr),
+            Entry::Mailbox(mailbox) => render_mailbox(mailbox),
             Entry::Group(name, members) => {
-                let list: Vec<String> = members.iter().map(|(d, a)| render_mailbox(d, a)).collect();
+                let list: Vec<String> = members.iter().map(render_mailbox).collect();
                 let list = if list.is_empty() {
                     String::new()
                 } else {
@@ -204,17 +318,24 @@ pub fn render_list(value: &str) -> String {
         .join(", ")
 }
 
-/// The addr-specs of an address header, lower-cased, as `email.utils.getaddresses` lists them
+/// The addresses of an address header, lower-cased, as `email.utils.getaddresses` lists them
 /// for eml_parser (empty ones skipped).
 pub fn addresses(value: &str) -> Vec<String> {
     let mut out = Vec::new();
     for entry in parse_list(value) {
         match entry {
-            Entry::Mailbox(_, addr) => out.push(addr),
-            Entry::Group(_, members) => out.extend(members.into_iter().map(|(_, a)| a)),
+            Entry::Mailbox(mailbox) => out.push(mailbox),
+            Entry::Group(_, members) => out.extend(members),
         }
     }
     out.into_iter()
+        .map(|m| {
+            if m.domain.is_empty() {
+                m.local
+            } else {
+                format!("{}@{}", m.local, m.domain)
+            }
+        })
         .filter(|a| !a.is_empty())
         .map(|a| a.to_lowercase())
         .collect()
@@ -244,5 +365,13 @@ mod tests {
             "Ren\u{e9}e M\u{fc}ller <renee@example.de>"
         );
         assert_eq!(addresses("A <X@Y.z>, b@c.d"), vec!["x@y.z", "b@c.d"]);
+        assert_eq!(
+            render_list("Name <a@x.y>; Other <b@x.y>, c@x.y"),
+            "Name <a@x.y>, c@x.y"
+        );
+        assert_eq!(render_list("a@x.y b@x.y"), "a@x.y");
+        assert_eq!(render_list("John Smith"), "\"John Smith\"");
+        assert_eq!(render_list("x; a@x.y"), "x");
+        assert_eq!(render_list("\"q\" junk <a@x.y>"), "q junk <a@x.y>");
     }
 }

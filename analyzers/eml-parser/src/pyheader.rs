@@ -254,6 +254,12 @@ fn render_parameterized(value: &str) -> String {
     let (head, params) = split_params(value);
     let mut out = head;
     for (name, value) in params {
+        // The header parser decodes encoded words inside parameter values too.
+        let value = if value.contains("=?") {
+            decode_unstructured(&value)
+        } else {
+            value
+        };
         let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
         out.push_str(&format!("; {name}=\"{escaped}\""));
     }
