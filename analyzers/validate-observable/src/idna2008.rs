@@ -51,6 +51,14 @@ pub fn encode(domain: &str) -> Result<String, IdnaError> {
 /// A-label) and kept as written; any other label is checked and Punycode-encoded. Either way
 /// the result may not exceed 63 bytes.
 fn alabel(label: &str) -> Result<String, IdnaError> {
+    // A label whose A-label cannot fit in 63 bytes fails whatever the checks say (the length is
+    // tested last, but every other outcome is an error too), so long labels stop here instead of
+    // being decoded or normalised: a Punycode decode of a huge `xn--` label is quadratic. An
+    // A-label of a non-ASCII label takes `xn--` plus at least one byte per character.
+    let shortest = if label.is_ascii() { label.len() } else { 4 + label.chars().count() };
+    if shortest > 63 {
+        return Err(IdnaError);
+    }
     let encoded = if label.is_ascii() {
         check_ascii_label(label)?;
         label.to_owned()
