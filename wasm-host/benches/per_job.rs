@@ -19,7 +19,10 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 /// One job, end to end; returns its latency.
 async fn one_job(sandbox: &Sandbox, module: &Module, root: &Path) -> Duration {
     let started = Instant::now();
-    let dir: PathBuf = root.join(format!("bench-job-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let dir: PathBuf = root.join(format!(
+        "bench-job-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(dir.join("input")).unwrap();
     std::fs::create_dir(dir.join("output")).unwrap();
     std::fs::write(dir.join("input/input.json"), INPUT_JSON).unwrap();
@@ -89,7 +92,10 @@ fn measure(name: &str, config: SandboxConfig, jobs: usize, concurrency: usize, r
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let jobs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let root = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("/dev/shm"));
     for (name, config) in [

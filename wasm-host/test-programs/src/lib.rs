@@ -52,7 +52,9 @@ pub fn success(full: Value) -> Value {
 pub fn attempt<T: std::fmt::Debug>(op: impl Into<String>, result: io::Result<T>) -> Value {
     match result {
         Ok(value) => json!({"op": op.into(), "ok": true, "detail": format!("{value:?}")}),
-        Err(e) => json!({"op": op.into(), "ok": false, "errno": e.raw_os_error(), "error": e.to_string()}),
+        Err(e) => {
+            json!({"op": op.into(), "ok": false, "errno": e.raw_os_error(), "error": e.to_string()})
+        }
     }
 }
 

@@ -6,7 +6,8 @@ use serde_json::json;
 fn main() {
     let output = test_programs::output_dir();
     std::fs::create_dir(output.join("sub")).expect("create output/sub");
-    std::fs::write(output.join("sub/nested.txt"), b"nested\n").expect("write output/sub/nested.txt");
+    std::fs::write(output.join("sub/nested.txt"), b"nested\n")
+        .expect("write output/sub/nested.txt");
     std::fs::write(output.join("good.txt"), b"good\n").expect("write output/good.txt");
     let file = |name: &str| json!({"dataType": "file", "file": name, "filename": "x.txt"});
     let report = json!({

@@ -23,7 +23,10 @@ const TARGETS: &[&str] = &[
 fn main() {
     let mut attempts = Vec::new();
     for target in TARGETS {
-        attempts.push(attempt(format!("read {target}"), fs::read(target).map(|b| b.len())));
+        attempts.push(attempt(
+            format!("read {target}"),
+            fs::read(target).map(|b| b.len()),
+        ));
         attempts.push(attempt(
             format!("read_dir {target}"),
             fs::read_dir(target).map(|d| d.count()),
@@ -36,14 +39,23 @@ fn main() {
     // A symlink is only a name; following it must stay inside the preopen.
     let link = test_programs::output_dir().join("passwd-link");
     let planted = test_programs::symlink("/etc/passwd", &link);
-    attempts.push(attempt("symlink output/passwd-link -> /etc/passwd", planted));
+    attempts.push(attempt(
+        "symlink output/passwd-link -> /etc/passwd",
+        planted,
+    ));
     attempts.push(attempt(
         "read output/passwd-link",
         fs::read(&link).map(|b| b.len()),
     ));
     let up = test_programs::output_dir().join("up-link");
     let planted = test_programs::symlink("../../../../../etc/passwd", &up);
-    attempts.push(attempt("symlink output/up-link -> ../../../../../etc/passwd", planted));
-    attempts.push(attempt("read output/up-link", fs::read(&up).map(|b| b.len())));
+    attempts.push(attempt(
+        "symlink output/up-link -> ../../../../../etc/passwd",
+        planted,
+    ));
+    attempts.push(attempt(
+        "read output/up-link",
+        fs::read(&up).map(|b| b.len()),
+    ));
     test_programs::write_report(&test_programs::success(json!({ "attempts": attempts })));
 }

@@ -8,6 +8,9 @@ fn main() {
     for _ in 0..2048 {
         err.write_all(&chunk).expect("write to stderr");
     }
-    err.write_all(b"\nlast line of stderr\n").expect("write to stderr");
-    test_programs::write_report(&test_programs::success(serde_json::json!({"flooded": "stderr"})));
+    err.write_all(b"\nlast line of stderr\n")
+        .expect("write to stderr");
+    test_programs::write_report(&test_programs::success(
+        serde_json::json!({"flooded": "stderr"}),
+    ));
 }

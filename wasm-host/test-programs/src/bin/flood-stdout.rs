@@ -8,7 +8,10 @@ fn main() {
     for _ in 0..2048 {
         out.write_all(&chunk).expect("write to stdout");
     }
-    out.write_all(b"\nlast line of stdout\n").expect("write to stdout");
+    out.write_all(b"\nlast line of stdout\n")
+        .expect("write to stdout");
     out.flush().expect("flush stdout");
-    test_programs::write_report(&test_programs::success(serde_json::json!({"flooded": "stdout"})));
+    test_programs::write_report(&test_programs::success(
+        serde_json::json!({"flooded": "stdout"}),
+    ));
 }

@@ -8,7 +8,8 @@ const SIZE: usize = 256 << 20;
 
 fn main() {
     let path = test_programs::output_dir().join("output.json");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create output.json"));
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(path).expect("create output.json"));
     let head = br#"{"success":true,"full":{"pad":""#;
     let tail = br#""}}"#;
     file.write_all(head).expect("write");

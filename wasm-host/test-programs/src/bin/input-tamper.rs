@@ -32,7 +32,10 @@ fn main() {
                 .and_then(|mut f| f.write_all(b"x")),
         ),
         attempt("write input.json", fs::write(&json_path, b"{}")),
-        attempt("create input/new.txt", fs::write(input.join("new.txt"), b"x")),
+        attempt(
+            "create input/new.txt",
+            fs::write(input.join("new.txt"), b"x"),
+        ),
         attempt("create_dir input/sub", fs::create_dir(input.join("sub"))),
         attempt(
             "rename input.json -> input/moved.json",

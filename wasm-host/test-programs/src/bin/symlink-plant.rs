@@ -23,7 +23,8 @@ fn main() {
             format!("symlink output/{name} -> {target}"),
             test_programs::symlink(target, &output.join(name)),
         ));
-        artifacts.push(json!({"dataType": "file", "file": name, "filename": format!("{name}.txt")}));
+        artifacts
+            .push(json!({"dataType": "file", "file": name, "filename": format!("{name}.txt")}));
     }
     fs::write(output.join("honest.txt"), b"an honest artifact\n").expect("write honest.txt");
     artifacts.push(json!({"dataType": "file", "file": "honest.txt", "filename": "honest.txt"}));
