@@ -98,4 +98,11 @@ pub trait Backend: Send + Sync {
 
     /// Runs `job` to its end.
     fn run<'a>(&'a self, job: BackendJob<'a>) -> BoxFuture<'a, BackendEnd>;
+
+    /// Gets ready to run `worker` (compiles a module, pulls nothing by default), so that one-time
+    /// costs need not count against a job's timeout. A failure here is reported again by `run`.
+    fn prepare<'a>(&'a self, worker: &'a Worker) -> BoxFuture<'a, Result<(), String>> {
+        let _ = worker;
+        Box::pin(async { Ok(()) })
+    }
 }

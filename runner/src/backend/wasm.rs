@@ -12,6 +12,7 @@ use wasm_host::{Limits, Module, RunSpec, Sandbox};
 
 use super::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, RunInfo};
 use crate::policy::ModuleStatus;
+use crate::scheduler::Worker;
 
 /// Captured output per stream when nothing else is configured.
 const DEFAULT_CAPTURE_BYTES: usize = 1024 * 1024;
@@ -155,5 +156,16 @@ impl Backend for WasmBackend {
 
     fn run<'a>(&'a self, job: BackendJob<'a>) -> BoxFuture<'a, BackendEnd> {
         Box::pin(self.run_job(job))
+    }
+
+    fn prepare<'a>(&'a self, worker: &'a Worker) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            match worker.policy.as_ref().map(|p| &p.wasm.module) {
+                Some(ModuleStatus::Verified { path, sha256, .. }) => {
+                    self.module(&worker.name, path, sha256).await.map(drop)
+                }
+                _ => Ok(()),
+            }
+        })
     }
 }

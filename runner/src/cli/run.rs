@@ -170,6 +170,8 @@ pub fn run_with_spinner(
                 bar.enable_steady_tick(Duration::from_millis(100));
             })
         });
+        // Compile the module before the job is submitted: its timeout is for the job itself.
+        scheduler.prepare(worker).await;
         let record = scheduler.run(worker, folder, Instant::now()).await;
         if let Some(ticker) = ticker {
             ticker.abort();

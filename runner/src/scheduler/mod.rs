@@ -146,6 +146,20 @@ impl Scheduler {
         }
     }
 
+    /// Readies every backend for `worker` (a wasm module is compiled), so that jobs submitted
+    /// afterwards do not spend their timeout on it. Unknown workers and failures are left to `run`
+    /// to report.
+    pub async fn prepare(&self, worker: &str) {
+        let Some(entry) = self.table.get(worker) else {
+            return;
+        };
+        for backend in self.backends.values() {
+            if let Err(e) = backend.prepare(entry).await {
+                tracing::warn!(worker = %entry.name, backend = %backend.kind(), "prepare failed: {e}");
+            }
+        }
+    }
+
     /// Runs the job in `folder` as `worker`, submitted at `submitted`: decide, wait for a slot,
     /// run, finalise. Cancel-safe: dropping the future frees the job's place or slot.
     pub async fn run(

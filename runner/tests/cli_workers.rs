@@ -1,0 +1,403 @@
+//! The worker subcommands end to end: `analyzers`, `explain`, `run`, `job`, `config show`, and
+//! their exit codes (0 report success, 1 report failure, 2 usage or setup error).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn catalog(name: &str) -> String {
+    repo()
+        .join("../shared/fixtures/cortex-catalog")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A configuration with the shipped policies, job folders in `jobs`, and a precompiled-module
+/// cache shared by the tests so that each module compiles once.
+fn config(dir: &Path) -> PathBuf {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache");
+    let text = format!(
+        "[jobs]\nroot = {:?}\n[policies]\ndir = {:?}\n[wasm]\ncache_dir = {:?}\n",
+        dir.join("jobs").display().to_string(),
+        repo().join("policies").display().to_string(),
+        cache.display().to_string(),
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn runner(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("CORTEX_RUNNER_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn analyzers_lists_every_worker_of_the_real_catalogs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let (a, r) = (catalog("analyzers.json"), catalog("responders.json"));
+    let out = runner(
+        &cfg,
+        &["analyzers", "--json", "--catalog", &a, "--catalog", &r],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = stdout_json(&out);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 275 + 156);
+    assert_eq!(
+        rows.iter().filter(|r| r["kind"] == "responder").count(),
+        156
+    );
+    let find = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    for wasm in [
+        "EmlParser",
+        "FileInfo",
+        "ValidateObservable",
+        "MSDefenderOffice365_SafeLinksDecoder",
+    ] {
+        let row = find(wasm);
+        assert_eq!(row["backend"], "wasm", "{row}");
+        assert_eq!(row["available"], true);
+    }
+    let abuse = find("Abuse_Finder");
+    assert_eq!(abuse["backend"], "kubernetes");
+    assert_eq!(abuse["available"], false);
+    assert_eq!(
+        abuse["reason"],
+        "no policy for Abuse_Finder; its catalog Docker image ghcr.io/thehive-project/abuse_finder:3 runs on Kubernetes (unavailable: kubernetes.enabled = false in the configuration)"
+    );
+}
+
+#[test]
+fn run_prints_a_summary_and_exits_0_on_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = runner(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "ValidateObservable",
+            "--data",
+            "8.8.8.8",
+            "--data-type",
+            "ip",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("ValidateObservable: success (wasm, "),
+        "{stdout}"
+    );
+    let policy = repo().join("policies/ValidateObservable.toml");
+    assert!(
+        stdout.contains(&format!(
+            "decision: {} sets backend = \"wasm\"",
+            policy.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("taxonomies:\n  info       ValidateObs:ip = \"valid\"\n"),
+        "{stdout}"
+    );
+    // Without --keep the job folder is gone.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("jobs")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn run_json_and_keep_leave_the_folder_and_print_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let a = catalog("analyzers.json");
+    let out = runner(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "ValidateObservable",
+            "--data",
+            "8.8.8.8",
+            "--data-type",
+            "ip",
+            "--json",
+            "--keep",
+            "--tlp",
+            "1",
+            "--worker-config",
+            "max_tlp=3",
+            "--worker-config",
+            "note=plain text",
+            "--param",
+            "p={\"a\":1}",
+            "--catalog",
+            &a,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = stdout_json(&out);
+    assert_eq!(report["success"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("job folder: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let folder = PathBuf::from(line.trim_start_matches("job folder: "));
+    assert!(folder.starts_with(dir.path().join("jobs")));
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("output/output.json")).unwrap()).unwrap();
+    assert_eq!(written, report);
+    let input: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("input/input.json")).unwrap()).unwrap();
+    assert_eq!(input["tlp"], 1);
+    assert_eq!(input["data"], "8.8.8.8");
+    // The catalog definition's config, then --worker-config (JSON when it parses, else a string).
+    assert_eq!(
+        input["config"],
+        serde_json::json!({"service": "validateObservable", "max_tlp": 3, "note": "plain text"})
+    );
+    assert_eq!(input["parameters"], serde_json::json!({"p": {"a": 1}}));
+}
+
+#[test]
+fn a_failed_job_exits_1_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // ValidateObservable does not take files: refused before running, report failure.
+    let out = runner(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "ValidateObservable",
+            "--data",
+            "x",
+            "--data-type",
+            "file",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("ValidateObservable: failure (refused, "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "error: data type `file` is not accepted by ValidateObservable (it accepts: ip, domain, url, fqdn, mail, hash, filename, uri_path, user-agent)"
+        ),
+        "{stdout}"
+    );
+    // A worker that needs Kubernetes, with Kubernetes disabled.
+    let a = catalog("analyzers.json");
+    let out = runner(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "Abuse_Finder",
+            "--data",
+            "1.2.3.4",
+            "--data-type",
+            "ip",
+            "--json",
+            "--catalog",
+            &a,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = stdout_json(&out);
+    assert_eq!(
+        report["errorMessage"],
+        "the kubernetes backend is not available (kubernetes.enabled = false in the configuration); the job needs it because no policy for Abuse_Finder; its catalog Docker image ghcr.io/thehive-project/abuse_finder:3 runs on Kubernetes"
+    );
+}
+
+#[test]
+fn setup_and_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = runner(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "NoSuchWorker",
+            "--data",
+            "x",
+            "--data-type",
+            "ip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: no worker named NoSuchWorker in the catalogs or policies (`cortex-runner analyzers` lists them)"
+    );
+    let policies = dir.path().join("bad-policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("ValidateObservable.toml"),
+        "backend = \"wasm\"\n[wasm]\nmemry = 1\n",
+    )
+    .unwrap();
+    let out = runner(
+        &cfg,
+        &["analyzers", "--policies", policies.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: policy {}:3: unknown key `wasm.memry` (expected one of: module, sha256, memory_mib, timeout_s, fuel, max_input_mib, concurrency, env)",
+            policies.join("ValidateObservable.toml").display()
+        )
+    );
+    let out = runner(&cfg, &["run", "--analyzer", "ValidateObservable"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_gives_the_decision_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let big = dir.path().join("big.eml");
+    std::fs::write(&big, vec![b'x'; 65 * 1024 * 1024]).unwrap();
+    let out = runner(
+        &cfg,
+        &[
+            "explain",
+            "EmlParser",
+            "--file",
+            big.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    assert_eq!(v["decision"]["route"], "run");
+    assert_eq!(v["decision"]["backend"], "kubernetes");
+    let policy = repo().join("policies/EmlParser.toml");
+    assert_eq!(
+        v["decision"]["reason"],
+        format!(
+            "input is 65.0 MiB, above the wasm limit of 64 MiB (wasm.max_input_mib of {})",
+            policy.display()
+        )
+    );
+    assert_eq!(
+        v["unavailable"],
+        "kubernetes.enabled = false in the configuration"
+    );
+}
+
+#[test]
+fn job_runs_an_existing_cortex_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let input = cortex_job::JobInput::new("domain", "thehive-project.org");
+    let folder = cortex_job::JobFolder::create(dir.path(), "job1", &input, None).unwrap();
+    let out = runner(
+        &cfg,
+        &[
+            "job",
+            "--analyzer",
+            "ValidateObservable",
+            folder.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(folder.output_dir().join("output.json")).unwrap())
+            .unwrap();
+    assert_eq!(written, stdout_json(&out));
+    assert_eq!(written["success"], true);
+}
+
+#[test]
+fn config_show_prints_values_with_sources_and_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+        .args(["config", "show", "--json", "--config"])
+        .arg(&cfg)
+        .env("CORTEX_RUNNER_WASM__MEMORY_MIB", "512")
+        .env("CORTEX_RUNNER_SERVICE__TOKEN", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = stdout_json(&out);
+    let get = |key: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        get("wasm.memory_mib"),
+        serde_json::json!({"key": "wasm.memory_mib", "value": "512", "source": "environment CORTEX_RUNNER_WASM__MEMORY_MIB"})
+    );
+    assert_eq!(get("service.token")["value"], "********");
+    assert_eq!(get("policies.dir")["source"], cfg.display().to_string());
+    assert_eq!(get("wasm.timeout_s")["source"], "default");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
