@@ -4,6 +4,7 @@
 
 use crate::html::py_space;
 use crate::patterns::{self, EMAIL};
+use crate::unc;
 use crate::url::{split, unquote};
 use crate::urls::{is_file_name, uri_ondata};
 use regex::Regex;
@@ -72,6 +73,7 @@ pub fn scan(body: &str) -> Map<String, Value> {
     let (mut urls, mut noscheme) = (Ordered::default(), Ordered::default());
     let (mut emails, mut domains, mut ips) =
         (Ordered::default(), Ordered::default(), Ordered::default());
+    let mut shares = Ordered::default();
     for slice in slices(&cleaned) {
         for url in uri_ondata(slice) {
             let head: String = url.chars().take(10).collect();
@@ -80,6 +82,9 @@ pub fn scan(body: &str) -> Map<String, Value> {
             } else {
                 noscheme.add(&url)
             }
+        }
+        for share in unc::shares(slice) {
+            shares.add(&share);
         }
         for m in EMAIL.find_iter(slice) {
             let lower = m.as_str().to_lowercase();
@@ -132,10 +137,21 @@ pub fn scan(body: &str) -> Map<String, Value> {
             ips.add(&ip);
         }
     }
+    // The host of a share is contacted when the path is opened: it is an indicator too.
+    for share in shares.items() {
+        if let Some(host) = unc::share_host(share) {
+            if patterns::parse_python_ip(&host).is_some() {
+                ips.add(&host);
+            } else {
+                domains.add(&host);
+            }
+        }
+    }
     let mut out = Map::new();
     for (key, set) in [
         ("uri", &urls),
         ("uri_noscheme", &noscheme),
+        ("unc", &shares),
         ("email", &emails),
         ("domain", &domains),
         ("ip", &ips),

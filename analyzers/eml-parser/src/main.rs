@@ -19,6 +19,7 @@ mod mime;
 mod patterns;
 mod pyheader;
 mod received;
+mod unc;
 mod url;
 mod urls;
 
