@@ -89,13 +89,9 @@ pub fn run(args: RunArgs) -> Result<Status> {
         }
         (None, None) => unreachable!("clap requires --data or --file"),
     };
-    // Cortex passes the definition's config with the configuration items' defaults; the
-    // organisation's settings (here: --worker-config) override them.
-    input.config = worker
-        .definition
-        .as_ref()
-        .map(|d| d.default_config())
-        .unwrap_or_default();
+    // Cortex passes the definition's config with the configuration items' defaults (here also
+    // the policy's `[worker] config`); the organisation's settings (--worker-config) override them.
+    input.config = worker.config.clone();
     input.config.extend(args.worker_config.iter().cloned());
     input.parameters.extend(args.params.iter().cloned());
     input.tlp = args.tlp;

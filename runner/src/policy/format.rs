@@ -78,6 +78,9 @@ pub struct WorkerSection {
     pub description: Option<String>,
     /// The data types the worker accepts (Cortex's `dataTypeList`).
     pub data_types: Option<Vec<String>>,
+    /// Keys merged into input.json's `config` after the catalog's defaults, as Cortex merges a
+    /// definition's `config` (what a worker needs when no catalog is loaded).
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `[wasm]`: how the worker runs in the sandbox; absent keys take `[wasm]` of `config.toml`.

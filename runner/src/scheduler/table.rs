@@ -20,6 +20,9 @@ pub struct Worker {
     pub description: String,
     /// The data types it accepts.
     pub data_types: Vec<String>,
+    /// The `config` a job gets before the organisation's settings: the catalog definition's
+    /// (with configuration item defaults), then the policy's `[worker] config`.
+    pub config: serde_json::Map<String, serde_json::Value>,
     /// The catalog definition, if a catalog has one.
     pub definition: Option<Definition>,
     /// Its policy, if any.
@@ -60,6 +63,7 @@ impl WorkerTable {
                 version: entry.definition.version.clone(),
                 description: entry.definition.description.clone(),
                 data_types: entry.definition.data_type_list.clone(),
+                config: entry.definition.default_config(),
                 definition: Some(entry.definition.clone()),
                 policy: policies.get(name).cloned(),
                 image: None,
@@ -85,6 +89,9 @@ impl WorkerTable {
                         data_types: entry
                             .map(|e| e.definition.data_type_list.clone())
                             .unwrap_or_default(),
+                        config: entry
+                            .map(|e| e.definition.default_config())
+                            .unwrap_or_default(),
                         definition: entry.map(|e| e.definition.clone()),
                         policy: Some(policy.clone()),
                         image: None,
@@ -103,6 +110,7 @@ impl WorkerTable {
             if let Some(types) = section.data_types {
                 worker.data_types = types;
             }
+            worker.config.extend(section.config.unwrap_or_default());
         }
         for worker in table.workers.values_mut() {
             let policy_image = worker
