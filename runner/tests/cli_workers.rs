@@ -401,3 +401,39 @@ fn config_show_prints_values_with_sources_and_masks_secrets() {
     assert_eq!(get("wasm.timeout_s")["source"], "default");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
 }
+
+#[test]
+fn a_responder_gets_its_json_object_as_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let r = catalog("responders.json");
+    let object = r#"{"_type": "case", "title": "phishing"}"#;
+    let args = [
+        "run",
+        "--analyzer",
+        "Mailer_1_0",
+        "--data",
+        object,
+        "--data-type",
+        "thehive:case",
+        "--keep",
+        "--catalog",
+        &r,
+    ];
+    let out = runner(&cfg, &args);
+    // Mailer has no policy and needs Kubernetes, which is disabled: a failure report, exit 1.
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("job folder: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let folder = PathBuf::from(line.trim_start_matches("job folder: "));
+    let input: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("input/input.json")).unwrap()).unwrap();
+    assert_eq!(
+        input["data"],
+        serde_json::json!({"_type": "case", "title": "phishing"})
+    );
+    assert_eq!(input["dataType"], "thehive:case");
+}

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::Status;
 use super::workers::WorkerArgs;
+use cortex_runner::catalog::WorkerKind;
 use cortex_runner::scheduler::{JobRecord, Scheduler};
 use cortex_runner::setup::Setup;
 
@@ -24,7 +25,7 @@ pub struct RunArgs {
     /// The worker to run (name, Cortex id such as FileInfo_8_0, or catalog name).
     #[arg(long, value_name = "NAME")]
     pub analyzer: String,
-    /// The observable value (with --data-type).
+    /// The observable value (with --data-type); for a responder, a JSON object is passed as is.
     #[arg(long, value_name = "VALUE", requires = "data_type")]
     pub data: Option<String>,
     /// The observable's data type, e.g. ip, domain, url.
@@ -85,7 +86,12 @@ pub fn run(args: RunArgs) -> Result<Status> {
             input
         }
         (None, Some(data)) => {
-            JobInput::new(args.data_type.clone().unwrap_or_default(), data.clone())
+            // Responders get the TheHive object as JSON; analyzers get the observable's text.
+            let value = match serde_json::from_str::<Value>(data) {
+                Ok(object @ Value::Object(_)) if worker.kind == WorkerKind::Responder => object,
+                _ => Value::String(data.clone()),
+            };
+            JobInput::new(args.data_type.clone().unwrap_or_default(), value)
         }
         (None, None) => unreachable!("clap requires --data or --file"),
     };
