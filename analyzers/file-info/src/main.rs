@@ -10,6 +10,7 @@ mod encoding;
 mod exif_tags;
 mod exiftool;
 mod hashes;
+mod log;
 mod magic;
 mod metadata;
 mod pe;

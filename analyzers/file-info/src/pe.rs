@@ -245,8 +245,9 @@ pub fn entropy(data: &[u8]) -> f64 {
     let mut total = 0.0;
     for b in order {
         let p = counts[b as usize] as f64 / len;
-        // Python's math.log(p, 2) is log(p) / log(2), not log2(p): keep its rounding.
-        total -= p * (p.ln() / 2f64.ln());
+        // Python's math.log(p, 2) is log(p) / log(2), not log2(p): keep its rounding, with a
+        // logarithm that is the same on every target (see `log.rs`).
+        total -= p * (crate::log::ln(p) / std::f64::consts::LN_2);
     }
     total
 }
