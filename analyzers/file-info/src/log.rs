@@ -125,7 +125,7 @@ mod tests {
         // repr(math.log(x)) in CPython 3.11 on glibc.
         assert_eq!(ln(1.0), 0.0);
         assert_eq!(ln(2.0), std::f64::consts::LN_2);
-        assert_eq!(ln(0.5), -0.6931471805599453);
+        assert_eq!(ln(0.5), -std::f64::consts::LN_2);
         assert_eq!(ln(0.1), -2.3025850929940455);
         assert_eq!(ln(1.0 / 3.0), -1.0986122886681098);
         assert_eq!(ln(7.0 / 512.0), -4.292414475984194);
