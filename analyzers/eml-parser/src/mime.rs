@@ -5,6 +5,7 @@
 use crate::decode;
 use crate::pyheader::{self, Param};
 use mail_parser::{Message, MessageParser, PartType};
+use std::borrow::Cow;
 
 /// What a part holds.
 #[derive(Debug)]
@@ -26,10 +27,58 @@ pub struct Part {
     pub content: Content,
 }
 
+/// True for a line Python's feed parser takes as part of the header block
+/// (`^(From |[\041-\071\073-\176]*:|[\t ])`).
+fn is_header_line(line: &[u8]) -> bool {
+    if line.starts_with(b"From ") || line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+        return true;
+    }
+    let name_len = line
+        .iter()
+        .take_while(|b| (0x21..=0x7e).contains(*b) && **b != b':')
+        .count();
+    line.get(name_len) == Some(&b':')
+}
+
+/// The message as Python's parser splits it, rewritten so that mail-parser splits it the same
+/// way: the header block ends at the first line that is neither a header nor a continuation
+/// (a blank line is put there when the message has none), and a leading mbox `From ` line is
+/// dropped.
+fn python_split(raw: &[u8]) -> Cow<'_, [u8]> {
+    let mut offset = 0;
+    let mut skip_first = 0;
+    while offset < raw.len() {
+        let end = raw[offset..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(raw.len(), |p| offset + p + 1);
+        let line = &raw[offset..end];
+        if line.starts_with(b"\r\n") || line.starts_with(b"\n") || line.starts_with(b"\r") {
+            break;
+        }
+        if !is_header_line(line) {
+            let mut fixed = raw[skip_first..offset].to_vec();
+            fixed.push(b'\n');
+            fixed.extend_from_slice(&raw[offset..]);
+            return Cow::Owned(fixed);
+        }
+        if offset == 0 && line.starts_with(b"From ") {
+            skip_first = end;
+        }
+        offset = end;
+    }
+    if skip_first > 0 {
+        Cow::Owned(raw[skip_first..].to_vec())
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
 /// Parses a whole message; an input mail-parser cannot read at all becomes a part without
 /// headers whose body is the whole input, as Python's parser treats it.
 pub fn parse(raw: &[u8]) -> Part {
-    match MessageParser::default().parse(raw) {
+    let prepared = python_split(raw);
+    match MessageParser::default().parse(prepared.as_ref()) {
         Some(message) if !message.parts.is_empty() => convert(&message, 0),
         _ => Part {
             headers: Vec::new(),
