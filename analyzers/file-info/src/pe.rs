@@ -304,6 +304,15 @@ mod tests {
     }
 
     #[test]
+    fn entropy_floats_survive_a_json_round_trip() {
+        // The pe32-exe corpus case's .idata entropy: without serde_json's float_roundtrip the
+        // parser reads it one unit in the last place off, and a re-serialised report changes.
+        let value: f64 = serde_json::from_str("1.5524475057425033").unwrap();
+        assert_eq!(value, 1.5524475057425033);
+        assert_eq!(serde_json::to_string(&value).unwrap(), "1.5524475057425033");
+    }
+
+    #[test]
     fn pe_signature_needs_pe_at_lfanew() {
         let mut mz = vec![0u8; 0x48];
         mz[..2].copy_from_slice(b"MZ");
