@@ -1,104 +1,38 @@
 //! cortexutils' artifact `Extractor`: the observable type of every string in a report, by the
 //! first of an ordered list of regular expressions that matches at the start of the string.
 //!
-//! The patterns are cortexutils 2.2.1's, translated from Python `re` to the `regex` crate so
-//! that they accept exactly the same strings:
-//! - `re.match` anchors at the start only: every pattern is wrapped in `^(?:...)` and nothing is
-//!   added at the end, so `"1.2.3.4 and more"` is an `ip`.
-//! - Python's `$` (without `re.MULTILINE`) also matches before a newline that ends the string:
-//!   it becomes `\n?\z`. The extractor only asks whether a match exists, so consuming that
-//!   newline changes nothing.
-//! - Python's `\w` on a `str` pattern is `str.isalnum()` or `_`, which is exactly the Unicode
-//!   categories L and N plus `_` (checked over every code point with Python 3.11, Unicode 14);
-//!   the `regex` crate's `\w` is wider (it also takes marks and joiners), so `\w` becomes
-//!   `[\p{L}\p{N}_]`, inside a class too (`regex` reads a nested class as a union).
-//! - `.` does not match `\n` in either engine.
-//! - The negative lookahead `(?!http://|https://)` (unsupported by `regex`) is checked in code.
+//! The SDK runs once per job, often in a fresh wasm instance, so compiling cortexutils' ten
+//! regular expressions for every job (about 5 ms with the `regex` crate, most of it for the
+//! Unicode classes) would cost more than the rest of a job. Each pattern is therefore matched by
+//! a small hand-written function (in `matchers.rs`) that accepts exactly the strings Python's
+//! `re.match` accepts; only the IPv6 alternation stays a regular expression, compiled on first
+//! use and only for strings that could match it. The Python semantics they follow:
+//! - `re.match` anchors at the start only, so `"1.2.3.4 and more"` is an `ip`.
+//! - `$` (without `re.MULTILINE`) also matches before a newline that ends the string.
+//! - `\w` on a `str` pattern is `str.isalnum()` or `_`: exactly the Unicode categories L and N
+//!   plus `_` (checked over every code point with Python 3.11); marks and joiners are not `\w`.
+//! - `.` does not match `\n`.
+//!
+//! `tests/parity.rs` and `tests/parity_strings.rs` compare the result with cortexutils itself.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-
-/// Python's `\w` on a `str` pattern, as a class that works alone and nested in another class.
-const WORD: &str = r"[\p{L}\p{N}_]";
-
-/// One observable type and its test.
-struct Rule {
-    data_type: &'static str,
-    /// Prefixes the string must not start with (a Python negative lookahead at the start).
-    not_prefixes: &'static [&'static str],
-    regex: Regex,
-}
-
-impl Rule {
-    fn new(data_type: &'static str, not_prefixes: &'static [&'static str], python: &str) -> Rule {
-        let translated = python.replace(r"\w", WORD).replace('$', r"\n?\z");
-        // The patterns are constants: a failure here is a bug caught by every test.
-        let regex = Regex::new(&format!("^(?:{translated})")).expect("extractor pattern compiles");
-        Rule {
-            data_type,
-            not_prefixes,
-            regex,
-        }
-    }
-
-    fn matches(&self, value: &str) -> bool {
-        !self.not_prefixes.iter().any(|p| value.starts_with(p)) && self.regex.is_match(value)
-    }
-}
-
-const NOT_HTTP: &[&str] = &["http://", "https://"];
-
-/// An IPv4 address in the IPv6 pattern, as cortexutils spells it.
-const V4: &str =
-    r"((25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}(25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])";
+use crate::matchers;
 
 /// The rules in cortexutils' order: the first that matches gives the type.
-static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let h = "[0-9a-fA-F]";
-    let ipv6 = [
-        format!("({h}{{1,4}}:){{7,7}}{h}{{1,4}}"),
-        format!("({h}{{1,4}}:){{1,7}}:"),
-        format!("({h}{{1,4}}:){{1,6}}:{h}{{1,4}}"),
-        format!("({h}{{1,4}}:){{1,5}}(:{h}{{1,4}}){{1,2}}"),
-        format!("({h}{{1,4}}:){{1,4}}(:{h}{{1,4}}){{1,3}}"),
-        format!("({h}{{1,4}}:){{1,3}}(:{h}{{1,4}}){{1,4}}"),
-        format!("({h}{{1,4}}:){{1,2}}(:{h}{{1,4}}){{1,5}}"),
-        format!("{h}{{1,4}}:((:{h}{{1,4}}){{1,6}})"),
-        format!(":((:{h}{{1,4}}){{1,7}}|:)"),
-        format!("fe80:(:{h}{{0,4}}){{0,4}}%[0-9a-zA-Z]{{1,}}"),
-        format!("::(ffff(:0{{1,4}}){{0,1}}:){{0,1}}{V4}"),
-        format!("({h}{{1,4}}:){{1,4}}:{V4}"),
-    ]
-    .join("|");
-    vec![
-        Rule::new("ip", &[], r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"),
-        Rule::new("ip", &[], &format!("({ipv6})")),
-        Rule::new("url", &[], r"^(http://|https://)"),
-        Rule::new("domain", NOT_HTTP, r"^[\w\-]+\.[a-zA-Z]+$"),
-        Rule::new(
-            "hash",
-            &[],
-            r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$",
-        ),
-        Rule::new(
-            "user-agent",
-            &[],
-            r"^(Mozilla/[45]\.0 |AppleWebKit/[0-9]{3}\.[0-9]{2} |Chrome/[0-9]{2}\.[0-9]\.[0-9]{4}\.[0-9]{3} |Safari/[0-9]{3}\.[0-9]{2} ).*?$",
-        ),
-        Rule::new("uri_path", NOT_HTTP, r"[A-Za-z]*://"),
-        Rule::new(
-            "registry",
-            &[],
-            r"^(HKEY|HKLM|HKCU|HKCR|HKCC)(_LOCAL_MACHINE|_CURRENT_USER|_CURRENT_CONFIG|_CLASSES_ROOT|)[\\a-zA-Z0-9]+$",
-        ),
-        Rule::new("mail", &[], r"[\w.\-]+@\w+\.[\w.]+"),
-        Rule::new("fqdn", NOT_HTTP, r"^[\w\-.]+\.[\w\-]+\.[a-zA-Z]+$"),
-    ]
-});
+const RULES: [(&str, fn(&str) -> bool); 10] = [
+    ("ip", matchers::ipv4),
+    ("ip", matchers::ipv6),
+    ("url", matchers::url),
+    ("domain", matchers::domain),
+    ("hash", matchers::hash),
+    ("user-agent", matchers::user_agent),
+    ("uri_path", matchers::uri_path),
+    ("registry", matchers::registry),
+    ("mail", matchers::mail),
+    ("fqdn", matchers::fqdn),
+];
 
 /// cortexutils' `Extractor(ignore)`.
 #[derive(Debug, Clone, Default)]
@@ -181,8 +115,8 @@ impl Extractor {
 pub fn check_str(value: &str) -> &'static str {
     RULES
         .iter()
-        .find(|rule| rule.matches(value))
-        .map_or("", |rule| rule.data_type)
+        .find(|(_, matches)| matches(value))
+        .map_or("", |(data_type, _)| data_type)
 }
 
 /// cortexutils' `deduplicate`: drops an artifact whose `dataType` and `data` equal an earlier

@@ -11,6 +11,7 @@ mod analyzer;
 mod artifact;
 mod error;
 mod extractor;
+mod matchers;
 mod output;
 pub mod pyjson;
 mod python;

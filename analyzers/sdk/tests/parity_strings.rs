@@ -1,4 +1,4 @@
-//! Differential test of the extractor: thousands of generated strings, built from the pieces
+//! Differential test of the extractor: 50,000 generated strings, built from the pieces
 //! the patterns care about (digits, hex, `:`, `.`, `%`, `/`, `@`, `\`, newlines, hive names,
 //! user-agent prefixes, Unicode letters, digits, marks and joiners), classified by cortexutils
 //! 2.2.1's `Extractor.check_string` and by the SDK's `check_str`; every type must agree. The
@@ -190,7 +190,12 @@ fn generate(rng: &mut StdRng) -> String {
 #[test]
 fn extractor_types_match_cortexutils_on_generated_strings() {
     let mut rng = StdRng::seed_from_u64(0x00c0_47e8);
-    let strings: Vec<String> = (0..20_000).map(|_| generate(&mut rng)).collect();
+    // `CORTEX_SDK_PARITY_STRINGS` raises the count for a longer local run.
+    let count = std::env::var("CORTEX_SDK_PARITY_STRINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50_000);
+    let strings: Vec<String> = (0..count).map(|_| generate(&mut rng)).collect();
     let python = oracle::oracle(&["types"], &serde_json::to_string(&strings).expect("JSON"));
     let python = python.as_array().expect("a list of types");
     assert_eq!(python.len(), strings.len());
