@@ -20,8 +20,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::matchers;
 
+/// A type and the test of its pattern.
+type Rule = (&'static str, fn(&str) -> bool);
+
 /// The rules in cortexutils' order: the first that matches gives the type.
-const RULES: [(&str, fn(&str) -> bool); 10] = [
+const RULES: [Rule; 10] = [
     ("ip", matchers::ipv4),
     ("ip", matchers::ipv6),
     ("url", matchers::url),
