@@ -172,7 +172,10 @@ fn an_infinite_loop_times_out() {
 fn a_guest_sleeping_in_a_host_call_times_out() {
     let (_root, folder) = job();
     let ran = exec(programs::SLEEP_FOREVER, &folder, &["--timeout-s", "1"]);
-    assert_eq!(error_message(&ran), "timed out after 1 s");
+    assert_eq!(
+        error_message(&ran),
+        "timed out after 1 s\n--- stderr (tail) ---\ngoing to sleep"
+    );
     assert!(ran.wall < Duration::from_secs(10), "{:?}", ran.wall);
 }
 
