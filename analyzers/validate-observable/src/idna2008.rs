@@ -55,7 +55,11 @@ fn alabel(label: &str) -> Result<String, IdnaError> {
     // tested last, but every other outcome is an error too), so long labels stop here instead of
     // being decoded or normalised: a Punycode decode of a huge `xn--` label is quadratic. An
     // A-label of a non-ASCII label takes `xn--` plus at least one byte per character.
-    let shortest = if label.is_ascii() { label.len() } else { 4 + label.chars().count() };
+    let shortest = if label.is_ascii() {
+        label.len()
+    } else {
+        4 + label.chars().count()
+    };
     if shortest > 63 {
         return Err(IdnaError);
     }
