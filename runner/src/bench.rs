@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cortex_job::{EndStatus, FinaliseOptions, JobFolder, JobInput, WorkerEnd};
+use cortex_job::{
+    Attachment, AttachmentSource, EndStatus, FinaliseOptions, JobFolder, JobInput, WorkerEnd,
+};
 use serde::Serialize;
 use wasm_host::{Limits, Module, Sandbox};
 
@@ -63,6 +65,9 @@ pub struct BenchOptions {
     pub data: String,
     /// Its Cortex data type.
     pub data_type: String,
+    /// A file observable instead of `data` (`dataType: "file"`, copied into every job folder as
+    /// Cortex copies an attachment).
+    pub file: Option<PathBuf>,
     /// Sandbox limits of every job.
     pub limits: Limits,
 }
@@ -115,9 +120,12 @@ pub fn latency(samples: &mut [Duration]) -> Latency {
     }
 }
 
-/// The `input.json` every benchmark job gets.
+/// The `input.json` every benchmark job gets (a file job's `data` is replaced by the attachment).
 fn bench_input(opts: &BenchOptions) -> JobInput {
-    JobInput::new(opts.data_type.as_str(), opts.data.as_str())
+    match &opts.file {
+        Some(_) => JobInput::new("file", serde_json::Value::Null),
+        None => JobInput::new(opts.data_type.as_str(), opts.data.as_str()),
+    }
 }
 
 /// Runs `opts.jobs` jobs of `module` through the sandbox, `opts.concurrency` at a time.
@@ -203,8 +211,14 @@ where
                     break;
                 }
                 let t0 = Instant::now();
-                let folder = JobFolder::create(&opts.job_root, &format!("bench{i}"), &input, None)
-                    .map_err(Error::Folder)?;
+                let attachment = opts.file.as_deref().map(|path| Attachment {
+                    source: AttachmentSource::Path(path),
+                    filename: path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+                    content_type: "application/octet-stream",
+                });
+                let folder =
+                    JobFolder::create(&opts.job_root, &format!("bench{i}"), &input, attachment)
+                        .map_err(Error::Folder)?;
                 let report_path = folder.output_dir().join("output.json");
                 let success = job(folder.clone(), opts.clone()).await?;
                 let bytes = std::fs::read(&report_path).map_err(|source| Error::ReadBack {

@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// Its Cortex data type.
     #[arg(long, default_value = "ip", value_name = "TYPE")]
     data_type: String,
+    /// A file observable (`dataType: "file"`) instead of `--data`, copied into every job folder.
+    #[arg(long, value_name = "PATH", conflicts_with = "data")]
+    file: Option<PathBuf>,
     /// Also run the same jobs as one process per job, `PROGRAM [ARGS...] <job folder>` (Cortex's
     /// process-runner model), e.g. the natively built analyzer or `python3 analyzer.py`; the
     /// command is split on whitespace.
@@ -61,6 +64,7 @@ pub fn run(args: BenchArgs) -> Result<Status> {
         job_root: job_root.clone(),
         data: args.data.clone(),
         data_type: args.data_type.clone(),
+        file: args.file.clone(),
         limits: wasm_host::Limits {
             timeout: Duration::from_secs(args.timeout_s),
             ..wasm_host::Limits::default()
