@@ -1,23 +1,151 @@
 //! The `full` report of EmlParser (the original's `parseEml`): raw message, selected headers,
 //! text and HTML bodies, attachments, and the indicators with their context tags.
 
+use crate::charclass::{char_at, is_digit, word_boundary};
 use crate::eml::{self, Decoded};
 use crate::html;
 use crate::mime;
 use crate::urls::uri_ondata;
-use regex::Regex;
 use serde_json::{Map, Value, json};
-use std::sync::LazyLock;
 
-/// The analyzer's own IPv4 pattern (`IP_REGEX` in parse.py).
-static IP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b")
-        .expect("ip pattern")
-});
-/// The analyzer's own address pattern (`EMAIL_REGEX` in parse.py).
-static MAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}\b").expect("mail pattern")
-});
+/// The analyzer's own IPv4 pattern (`IP_REGEX` in parse.py), which [`ips`] matches.
+#[cfg(test)]
+const IP: &str = r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b";
+/// The analyzer's own address pattern (`EMAIL_REGEX` in parse.py), which [`mails`] matches.
+#[cfg(test)]
+const MAIL: &str = r"\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}\b";
+
+/// Where an octet of [`IP`] starting at byte `i` can end, in the order the pattern tries them
+/// (`25[0-5]`, `2[0-4]\d`, `[01]?\d\d?` with each optional part first taken, then not; `\d`
+/// is any decimal digit).
+fn octet_ends(text: &str, i: usize) -> Vec<usize> {
+    let digit_after = |j: usize| {
+        char_at(text, j)
+            .filter(|c| is_digit(*c))
+            .map(|c| j + c.len_utf8())
+    };
+    let bytes = text.as_bytes();
+    let mut ends = Vec::with_capacity(6);
+    if i == bytes.len() {
+        return ends;
+    }
+    if bytes[i..].starts_with(b"25") && bytes.get(i + 2).is_some_and(|b| (b'0'..=b'5').contains(b))
+    {
+        ends.push(i + 3);
+    }
+    if bytes[i] == b'2'
+        && bytes.get(i + 1).is_some_and(|b| (b'0'..=b'4').contains(b))
+        && let Some(end) = digit_after(i + 2)
+    {
+        ends.push(end);
+    }
+    let optional = matches!(bytes[i], b'0' | b'1').then_some(i + 1);
+    for start in optional.into_iter().chain([i]) {
+        if let Some(first) = digit_after(start) {
+            ends.extend(digit_after(first));
+            ends.push(first);
+        }
+    }
+    ends
+}
+
+/// [`IP`] at byte `start`: the end of the first way through, in the pattern's order.
+fn ip_at(text: &str, start: usize) -> Option<usize> {
+    fn octets(text: &str, i: usize, left: usize) -> Option<usize> {
+        octet_ends(text, i).into_iter().find_map(|end| {
+            if left == 1 {
+                word_boundary(text, end).then_some(end)
+            } else if text[end..].starts_with('.') {
+                octets(text, end + 1, left - 1)
+            } else {
+                None
+            }
+        })
+    }
+    if !word_boundary(text, start) {
+        return None;
+    }
+    octets(text, start, 4)
+}
+
+/// `IP_REGEX.findall`: the leftmost-first, non-overlapping matches of [`IP`].
+fn ips(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while let Some(c) = char_at(text, p) {
+        match is_digit(c).then(|| ip_at(text, p)).flatten() {
+            Some(end) => {
+                out.push(&text[p..end]);
+                p = end;
+            }
+            None => p += c.len_utf8(),
+        }
+    }
+    out
+}
+
+/// The local-part characters of [`MAIL`].
+fn mail_local_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"._%+-".contains(&c)
+}
+
+/// The domain characters of [`MAIL`].
+fn mail_domain_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b".-".contains(&c)
+}
+
+/// [`MAIL`]'s domain after the `@` at byte `at`: the greedy domain run gives back characters
+/// until a dot is followed by two or more letters that end at a word boundary.
+fn mail_domain_end(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let run_end = at
+        + 1
+        + bytes[at + 1..]
+            .iter()
+            .take_while(|b| mail_domain_char(**b))
+            .count();
+    (at + 2..run_end).rev().find_map(|dot| {
+        if bytes[dot] != b'.' {
+            return None;
+        }
+        let letters = bytes[dot + 1..run_end]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let end = dot + 1 + letters;
+        (letters >= 2 && word_boundary(text, end)).then_some(end)
+    })
+}
+
+/// `EMAIL_REGEX.findall`: the leftmost-first, non-overlapping matches of [`MAIL`]. Every start
+/// in a run of local-part characters reaches the same `@`, so the match starts at the first
+/// word boundary of the run.
+fn mails(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !mail_local_char(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && mail_local_char(bytes[i]) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'@') {
+            continue;
+        }
+        let Some(end) = mail_domain_end(text, i) else {
+            continue;
+        };
+        if let Some(first) = (start..i).find(|p| word_boundary(text, *p)) {
+            out.push(&text[first..end]);
+            i = end;
+        }
+    }
+    out
+}
 
 /// Why the analysis stopped; the message is the original's exception text.
 #[derive(Debug)]
@@ -124,11 +252,11 @@ pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
                 for u in uri_ondata(&content) {
                     add_ioc(&mut url, &u, &["body:text/plain", "content-ioc"]);
                 }
-                for m in IP.find_iter(&content) {
-                    add_ioc(&mut ip, m.as_str(), &["body:text/plain", "content-ioc"]);
+                for m in ips(&content) {
+                    add_ioc(&mut ip, m, &["body:text/plain", "content-ioc"]);
                 }
-                for m in MAIL.find_iter(&content) {
-                    add_ioc(&mut email, m.as_str(), &["body:text/plain", "content-ioc"]);
+                for m in mails(&content) {
+                    add_ioc(&mut email, m, &["body:text/plain", "content-ioc"]);
                 }
                 text_plain.push(Value::Object(body));
             }
@@ -137,11 +265,11 @@ pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
                     add_ioc(&mut url, &u, &["body:text/html", "content-ioc"]);
                 }
                 let visible = html::get_text(&content);
-                for m in IP.find_iter(&visible) {
-                    add_ioc(&mut ip, m.as_str(), &["body:text/html", "content-ioc"]);
+                for m in ips(&visible) {
+                    add_ioc(&mut ip, m, &["body:text/html", "content-ioc"]);
                 }
-                for m in MAIL.find_iter(&visible) {
-                    add_ioc(&mut email, m.as_str(), &["body:text/html", "content-ioc"]);
+                for m in mails(&visible) {
+                    add_ioc(&mut email, m, &["body:text/html", "content-ioc"]);
                 }
                 if options.visualisation {
                     // There is no wkhtmltoimage in the sandbox: imgkit's own error, as the
@@ -215,15 +343,9 @@ pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
                 .collect()
         });
     for value in reply_to {
-        for m in MAIL.find_iter(&value) {
-            add_ioc(&mut email, m.as_str(), &["header:Reply-To", "envelope"]);
-            let d = m
-                .as_str()
-                .rsplit('@')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_lowercase();
+        for m in mails(&value) {
+            add_ioc(&mut email, m, &["header:Reply-To", "envelope"]);
+            let d = m.rsplit('@').next().unwrap_or("").trim().to_lowercase();
             if !d.is_empty() {
                 add_ioc(&mut domain, &d, &["header:Reply-To", "reply-to-domain"]);
             }
@@ -237,4 +359,104 @@ pub fn analyse(raw: &[u8], options: &Options) -> Result<Analysis, Failure> {
         "iocs": {"ip": ip, "domain": domain, "url": url, "email": email, "hash": hash, "files": []},
     });
     Ok(Analysis { full, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::charclass::check::{Rng, UNICODE_PIECES, corpus_texts};
+    use regex::Regex;
+
+    #[test]
+    fn scanners_match_the_patterns() {
+        let (ip, mail) = (Regex::new(IP).expect("ip"), Regex::new(MAIL).expect("mail"));
+        let ip_pieces: Vec<&str> = [
+            "25",
+            "255",
+            "256",
+            "2",
+            "24",
+            "0",
+            "1",
+            "01",
+            "199",
+            "249",
+            "250",
+            "9",
+            "1.2.3.4",
+            ".",
+            ".",
+            ".",
+            "\u{661}",
+            "\u{663}\u{665}",
+            "\u{967}",
+            "a",
+            "_",
+            " ",
+            "x",
+            ",",
+        ]
+        .into_iter()
+        .chain(UNICODE_PIECES.iter().copied())
+        .collect();
+        let mail_pieces: Vec<&str> = [
+            "a",
+            "bc",
+            "x.y",
+            "@",
+            "@",
+            "@",
+            ".",
+            ".",
+            "com",
+            "de",
+            "q",
+            "-",
+            "%",
+            "+",
+            "_",
+            "1",
+            " ",
+            "..",
+            ".c",
+            "Z",
+            "2",
+            "\u{E9}",
+            "\u{17F}",
+            "\u{212A}",
+            "\u{300}",
+            "a@b.co",
+            "x@y",
+            "@ex.org",
+            "user@",
+            "j.doe@mail.example.com",
+            ".com",
+            "\u{660}",
+            "\u{3000}",
+        ]
+        .into_iter()
+        .collect();
+        let mut rng = Rng::new(17);
+        let (mut ip_found, mut mail_found) = (0, 0);
+        for text in corpus_texts() {
+            let expected: Vec<&str> = ip.find_iter(&text).map(|m| m.as_str()).collect();
+            assert_eq!(ips(&text), expected, "ip in a corpus message");
+            let expected: Vec<&str> = mail.find_iter(&text).map(|m| m.as_str()).collect();
+            assert_eq!(mails(&text), expected, "mail in a corpus message");
+        }
+        for _ in 0..40_000 {
+            let text = rng.text(&ip_pieces, 14);
+            let expected: Vec<&str> = ip.find_iter(&text).map(|m| m.as_str()).collect();
+            ip_found += usize::from(!expected.is_empty());
+            assert_eq!(ips(&text), expected, "ip {text:?}");
+            let text = rng.text(&mail_pieces, 14);
+            let expected: Vec<&str> = mail.find_iter(&text).map(|m| m.as_str()).collect();
+            mail_found += usize::from(!expected.is_empty());
+            assert_eq!(mails(&text), expected, "mail {text:?}");
+        }
+        assert!(
+            ip_found > 1_000 && mail_found > 1_000,
+            "{ip_found} {mail_found}"
+        );
+    }
 }

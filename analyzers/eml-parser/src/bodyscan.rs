@@ -2,19 +2,74 @@
 //! `domain`, `ip`): the body is scanned in slices cut at white space, exactly as the original
 //! slices it, since a slice boundary changes what the HTML-attribute search can see.
 
+use crate::charclass::{char_at, fold_prefix, is_space, is_word, run, word_boundary};
 use crate::html::py_space;
-use crate::patterns::{self, EMAIL};
+use crate::patterns;
 use crate::unc;
 use crate::url::{split, unquote};
 use crate::urls::{is_file_name, uri_ondata};
-use regex::Regex;
 use serde_json::{Map, Value, json};
-use std::sync::LazyLock;
+use std::borrow::Cow;
 
-static XMLNS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\bxmlns(?::[\w.\-]{1,100})?\s*=\s*(?:"[^"]{0,2000}"|'[^']{0,2000}')"#)
-        .expect("xmlns pattern")
-});
+/// eml_parser's pattern for namespace declarations, which are blanked out before the scan (a
+/// namespace URI is no indicator); [`xmlns_at`] matches it.
+#[cfg(test)]
+const XMLNS: &str = r#"(?i)\bxmlns(?::[\w.\-]{1,100})?\s*=\s*(?:"[^"]{0,2000}"|'[^']{0,2000}')"#;
+
+/// `[\w.\-]` under `(?i)`: a namespace prefix.
+fn prefix_char(c: char) -> bool {
+    is_word(c) || c == '.' || c == '-'
+}
+
+/// The end of a match of [`XMLNS`] at byte `start`. No part of it can give back characters to
+/// the next (a prefix is followed by a space or `=`, which it cannot contain; a value ends at
+/// its first closing quote), so only the first choice of each part can succeed.
+fn xmlns_at(text: &str, start: usize) -> Option<usize> {
+    let mut i = fold_prefix(text, start, "xmlns")?;
+    if !word_boundary(text, start) {
+        return None;
+    }
+    if char_at(text, i) == Some(':') {
+        let (end, n) = run(text, i + 1, 101, prefix_char);
+        if !(1..=100).contains(&n) {
+            return None;
+        }
+        i = end;
+    }
+    let (eq, _) = run(text, i, usize::MAX, is_space);
+    if char_at(text, eq) != Some('=') {
+        return None;
+    }
+    let (open, _) = run(text, eq + 1, usize::MAX, is_space);
+    let quote = char_at(text, open).filter(|q| matches!(q, '"' | '\''))?;
+    let (close, n) = run(text, open + 1, 2001, |c| c != quote);
+    (n <= 2000 && char_at(text, close) == Some(quote)).then_some(close + 1)
+}
+
+/// `XMLNS.sub(' ', body)`: each namespace declaration replaced by a space.
+fn blank_xmlns(body: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let (mut copied, mut at) = (0, 0);
+    while let Some(k) = body.as_bytes()[at..]
+        .iter()
+        .position(|b| matches!(b, b'x' | b'X'))
+    {
+        let start = at + k;
+        match xmlns_at(body, start) {
+            Some(end) => {
+                out.push_str(&body[copied..start]);
+                out.push(' ');
+                (copied, at) = (end, end);
+            }
+            None => at = start + 1,
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(body);
+    }
+    out.push_str(&body[copied..]);
+    Cow::Owned(out)
+}
 
 /// An insertion-ordered set of strings (Python's `dict.fromkeys` idiom).
 #[derive(Default)]
@@ -69,7 +124,7 @@ pub fn slices(body: &str) -> Vec<&str> {
 
 /// The indicator keys of one body part, in the original's order, only those with values.
 pub fn scan(body: &str) -> Map<String, Value> {
-    let cleaned = XMLNS.replace_all(body, " ");
+    let cleaned = blank_xmlns(body);
     let (mut urls, mut noscheme) = (Ordered::default(), Ordered::default());
     let (mut emails, mut domains, mut ips) =
         (Ordered::default(), Ordered::default(), Ordered::default());
@@ -86,8 +141,8 @@ pub fn scan(body: &str) -> Map<String, Value> {
         for share in unc::shares(slice) {
             shares.add(&share);
         }
-        for m in EMAIL.find_iter(slice) {
-            let lower = m.as_str().to_lowercase();
+        for m in patterns::emails(slice) {
+            let lower = m.to_lowercase();
             if patterns::valid_domain_or_ip(&lower).is_some() {
                 emails.add(&lower);
             }
@@ -166,6 +221,79 @@ pub fn scan(body: &str) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charclass::check::{Rng, UNICODE_PIECES, assert_class, at_bound, corpus_texts};
+
+    #[test]
+    fn xmlns_scanner_matches_the_pattern() {
+        assert_class(r"(?i)[\w.\-]", prefix_char);
+        assert_class(r"(?i)\s", is_space);
+        assert_class(r#"(?i)[^"]"#, |c| c != '"');
+        assert_class(r"(?i)[^']", |c| c != '\'');
+        let pattern = regex::Regex::new(XMLNS).expect("xmlns pattern");
+        let long = |n: usize| "v".repeat(n);
+        let (p99, p100, v999, v1000) = (long(99), long(100), long(999), long(1000));
+        let pieces: Vec<&str> = [
+            "xmlns",
+            "xmlns",
+            "XMLNS",
+            "xmln\u{17F}",
+            "xmlnsx",
+            ":",
+            ":",
+            "o:",
+            "a",
+            "-",
+            ".",
+            "_",
+            " ",
+            "\t",
+            "\n",
+            "=",
+            "=",
+            "\"",
+            "\"",
+            "'",
+            "'",
+            "x",
+            "ax",
+            "<html ",
+            ">",
+            &p99,
+            &p100,
+            &v999,
+            &v1000,
+            " xmlns",
+            " xmlns=\"",
+            " xmlns:o",
+            "=\"urn:x\"",
+            "='v'",
+            "\" ",
+            " = ",
+            "<html xmlns:v=\"urn:schemas-microsoft-com:vml\" ",
+        ]
+        .into_iter()
+        .chain(UNICODE_PIECES.iter().copied())
+        .collect();
+        let mut found = 0;
+        let mut check = |text: &str| {
+            let expected = pattern.replace_all(text, " ");
+            found += usize::from(expected != text);
+            assert_eq!(blank_xmlns(text), expected, "{text:?}");
+        };
+        let bounds = [
+            at_bound(" xmlns=\"", 'v', "\" ", 2000),
+            at_bound(" xmlns='", 'v', "' ", 2000),
+            at_bound("<x xmlns:", 'p', "='a'", 100),
+            at_bound("xmlns:", 'p', " = \"a\"", 1),
+        ];
+        bounds.iter().flatten().for_each(|text| check(text));
+        corpus_texts().iter().for_each(|text| check(text));
+        let mut rng = Rng::new(3);
+        for _ in 0..30_000 {
+            check(&rng.text(&pieces, 12));
+        }
+        assert!(found > 1_000, "{found} matches");
+    }
 
     #[test]
     fn slices_cover_the_body_and_cut_at_spaces() {

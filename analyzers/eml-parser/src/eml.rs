@@ -6,7 +6,7 @@ use crate::address;
 use crate::bodyscan;
 use crate::decode::decode_body;
 use crate::mime::{Content, Part};
-use crate::patterns::{self, EMAIL};
+use crate::patterns;
 use crate::pyheader::{decode_unstructured, render};
 use crate::received;
 use serde_json::{Map, Value, json};
@@ -93,9 +93,9 @@ pub fn decode(root: &Part) -> Decoded {
     {
         out.from = Some(match address::addresses(&from).into_iter().next() {
             Some(addr) => addr,
-            None => EMAIL
-                .find(&from)
-                .map_or(from.clone(), |m| m.as_str().to_string()),
+            None => patterns::emails(&from)
+                .first()
+                .map_or(from.clone(), |m| m.to_string()),
         });
     }
     out.cc = all("cc")
@@ -120,8 +120,7 @@ pub fn decode(root: &Part) -> Decoded {
         {
             ips.extend(patterns::valid_domain_or_ip(ip));
         }
-        for caps in received::RECV_DOMAIN.captures_iter(&flat) {
-            let domain = caps.get(1).map_or("", |m| m.as_str());
+        for domain in received::relay_domains(&flat) {
             if patterns::parse_python_ip(domain).is_none() {
                 domains.push(domain.to_string());
             }

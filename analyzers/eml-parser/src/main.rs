@@ -10,6 +10,7 @@ mod address;
 mod analysis;
 mod attachments;
 mod bodyscan;
+mod charclass;
 mod dates;
 mod decode;
 mod eml;

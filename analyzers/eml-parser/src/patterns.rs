@@ -5,15 +5,59 @@
 //! `regex` crate does not have; those are scanners here that accept exactly what the original
 //! patterns accept (their boundary rules are spelled out on each function).
 
-use regex::Regex;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::LazyLock;
 
-/// eml_parser's `email_no_force_tld_regex`.
-pub static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]{1,128}@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*")
-        .expect("email pattern")
-});
+/// eml_parser's `email_no_force_tld_regex`, which [`emails`] matches.
+#[cfg(test)]
+const EMAIL: &str = r"[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]{1,128}@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*";
+
+/// The local-part characters of [`EMAIL`].
+fn local_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&c)
+}
+
+/// The domain-label characters of [`EMAIL`] (and of `recv_dom_regex`).
+pub fn host_label_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-'
+}
+
+/// [`EMAIL`]'s `findall`: the leftmost-first, non-overlapping matches. A run of local-part
+/// characters followed by `@` and a label matches from at most 128 characters before the `@`;
+/// the labels after it are taken greedily.
+pub fn emails(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !local_char(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && local_char(bytes[i]) {
+            i += 1;
+        }
+        let at = i;
+        if bytes.get(at) != Some(&b'@') || !bytes.get(at + 1).is_some_and(|b| host_label_char(*b)) {
+            continue;
+        }
+        let mut end = at + 1;
+        while end < bytes.len() && host_label_char(bytes[end]) {
+            end += 1;
+        }
+        while bytes.get(end) == Some(&b'.')
+            && bytes.get(end + 1).is_some_and(|b| host_label_char(*b))
+        {
+            end += 1;
+            while end < bytes.len() && host_label_char(bytes[end]) {
+                end += 1;
+            }
+        }
+        out.push(&text[start.max(at.saturating_sub(128))..end]);
+        i = end;
+    }
+    out
+}
 
 fn is_word_ascii(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
@@ -285,6 +329,54 @@ pub fn obfuscated_ip(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charclass::check::{Rng, UNICODE_PIECES, at_bound, corpus_texts};
+
+    #[test]
+    fn email_scanner_matches_the_pattern() {
+        let pattern = regex::Regex::new(EMAIL).expect("email pattern");
+        let local = "l".repeat(60);
+        let pieces: Vec<&str> = [
+            "a",
+            "Z9",
+            ".",
+            "@",
+            "@",
+            "@",
+            "-",
+            "x.y",
+            "b-c",
+            "!#$%&'*+/=?^_`{|}~",
+            " ",
+            "<",
+            ">",
+            "..",
+            "@.",
+            &local,
+            "a@b.c",
+            "x@y",
+            "first.last@example.org",
+        ]
+        .into_iter()
+        .chain(UNICODE_PIECES.iter().copied())
+        .collect();
+        let mut found = 0;
+        let mut check = |text: &str| {
+            let expected: Vec<&str> = pattern.find_iter(text).map(|m| m.as_str()).collect();
+            found += usize::from(!expected.is_empty());
+            assert_eq!(emails(text), expected, "{text:?}");
+        };
+        let bounds = [
+            at_bound("", 'l', "@example.com", 128),
+            at_bound(" <", 'l', "@x>", 128),
+        ];
+        bounds.iter().flatten().for_each(|text| check(text));
+        corpus_texts().iter().for_each(|text| check(text));
+        let mut rng = Rng::new(5);
+        for _ in 0..30_000 {
+            check(&rng.text(&pieces, 12));
+        }
+        assert!(found > 1_000, "{found} matches");
+    }
 
     #[test]
     fn scanners_follow_the_boundaries() {

@@ -1,21 +1,93 @@
 //! Received header fields split into `from`, `by`, `with`, `for` and `date`, as eml_parser's
 //! `routing.parserouting` does, plus the relay IPs and domains it collects from them.
 
+use crate::charclass::{self, is_space, run};
 use crate::dates;
-use crate::patterns::{self, EMAIL};
-use regex::Regex;
+use crate::patterns::{self, host_label_char};
 use serde_json::{Map, Value, json};
-use std::sync::LazyLock;
 
-static ANGLE_ADDRESS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"<[^<>\s]*@[^<>\s]*>").expect("angle address"));
-static DATE_CHARS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\w\s:,+.\-]+$").expect("date chars"));
-/// eml_parser's `recv_dom_regex`.
-pub static RECV_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:(?:from|by)\s+)([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]{2,})+)")
-        .expect("received domain")
-});
+/// routing.py's pattern for an address in angle brackets, blanked out of `from` and `by`
+/// sections; [`blank_angle_addresses`] matches it.
+#[cfg(test)]
+const ANGLE_ADDRESS: &str = r"<[^<>\s]*@[^<>\s]*>";
+/// routing.py's test of a date's characters, which [`date_chars`] matches.
+#[cfg(test)]
+const DATE_CHARS: &str = r"^[\w\s:,+.\-]+$";
+/// eml_parser's `recv_dom_regex`, which [`relay_domains`] matches.
+#[cfg(test)]
+const RECV_DOMAIN: &str = r"(?:(?:from|by)\s+)([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]{2,})+)";
+
+/// `[^<>\s]`: a character of an address in angle brackets.
+fn angle_char(c: char) -> bool {
+    !(c == '<' || c == '>' || is_space(c))
+}
+
+/// `ANGLE_ADDRESS.sub(' ', text)`: a `<` matches when the run of [`angle_char`] after it holds
+/// an `@` and ends at a `>`.
+fn blank_angle_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, 0);
+    while let Some(k) = text[at..].find('<') {
+        let open = at + k;
+        let (close, _) = run(text, open + 1, usize::MAX, angle_char);
+        if text[close..].starts_with('>') && text[open + 1..close].contains('@') {
+            out.push_str(&text[copied..open]);
+            out.push(' ');
+            (copied, at) = (close + 1, close + 1);
+        } else {
+            at = open + 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// [`DATE_CHARS`]: only word characters, white space and `:,+.-`, at least one.
+fn date_chars(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| charclass::is_word(c) || is_space(c) || ":,+.-".contains(c))
+}
+
+/// `recv_dom_regex.findall`: the host after each `from` or `by` and white space, with at least
+/// one further label of two or more characters (labels taken greedily).
+pub fn relay_domains(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let label_end = |from: usize| {
+        from + bytes[from..]
+            .iter()
+            .take_while(|b| host_label_char(**b))
+            .count()
+    };
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p < bytes.len() {
+        let keyword = ["from", "by"]
+            .into_iter()
+            .find(|k| bytes[p..].starts_with(k.as_bytes()));
+        let Some(keyword) = keyword else {
+            p += 1;
+            continue;
+        };
+        let (start, spaces) = run(text, p + keyword.len(), usize::MAX, is_space);
+        let mut end = label_end(start);
+        let mut labels = 0;
+        if spaces > 0 && end > start {
+            while bytes.get(end) == Some(&b'.') && label_end(end + 1) >= end + 3 {
+                end = label_end(end + 1);
+                labels += 1;
+            }
+        }
+        if labels > 0 {
+            out.push(&text[start..end]);
+            p = end;
+        } else {
+            p += 1;
+        }
+    }
+    out
+}
 
 fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
@@ -102,7 +174,7 @@ fn parse_date(line: &str, comments: &[(usize, usize)], separators: &[usize]) -> 
     let last = *separators.last()?;
     let date = remove_comments(line, comments, last + 1);
     let date = date.strip_suffix(']').unwrap_or(&date).trim_end();
-    if !DATE_CHARS.is_match(date) || !date.chars().any(|c| c.is_ascii_digit()) {
+    if !date_chars(date) || !date.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
     dates::parse(date)
@@ -270,9 +342,9 @@ pub fn parse_routing(line: &str) -> Map<String, Value> {
             out.insert("from".into(), json!(format!("{from} {after}")));
         }
         let mut found: Vec<String> = Vec::new();
-        for m in EMAIL.find_iter(&for_text) {
-            if !found.iter().any(|f| f == m.as_str()) {
-                found.push(m.as_str().to_string());
+        for m in patterns::emails(&for_text) {
+            if !found.iter().any(|f| f == m) {
+                found.push(m.to_string());
             }
         }
         if found.is_empty() {
@@ -284,7 +356,7 @@ pub fn parse_routing(line: &str) -> Map<String, Value> {
     for keyword in ["from", "by"] {
         if let Some(text) = out.get(keyword).and_then(Value::as_str).map(str::to_string) {
             let text = if text.contains('<') {
-                ANGLE_ADDRESS.replace_all(&text, " ").into_owned()
+                blank_angle_addresses(&text)
             } else {
                 text
             };
@@ -302,6 +374,79 @@ pub fn parse_routing(line: &str) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charclass::check::{Rng, UNICODE_PIECES, assert_class, corpus_texts};
+    use regex::Regex;
+
+    #[test]
+    fn scanners_match_the_patterns() {
+        assert_class(r"[^<>\s]", angle_char);
+        assert_class(r"[\w\s:,+.\-]", |c| {
+            charclass::is_word(c) || is_space(c) || ":,+.-".contains(c)
+        });
+        let (angle, date, domain) = (
+            Regex::new(ANGLE_ADDRESS).expect("angle"),
+            Regex::new(DATE_CHARS).expect("date"),
+            Regex::new(RECV_DOMAIN).expect("domain"),
+        );
+        let pieces: Vec<&str> = [
+            "<",
+            "<",
+            ">",
+            ">",
+            "@",
+            "a",
+            "b.c",
+            " ",
+            "\t",
+            "from",
+            "from ",
+            "by",
+            "by ",
+            "fro",
+            "y",
+            ".",
+            ".",
+            "ab",
+            "x",
+            "-",
+            "_",
+            "1",
+            ":",
+            ",",
+            "+",
+            "mx.example.com",
+            "\n",
+            "(",
+            ")",
+            "<a@b>",
+            "<j@x.example>",
+            "from mx.a.example",
+            "by b.cd",
+            "from\u{3000}x.yz",
+            ".a",
+        ]
+        .into_iter()
+        .chain(UNICODE_PIECES.iter().copied())
+        .collect();
+        let mut rng = Rng::new(11);
+        let mut found = [0usize; 3];
+        let texts = corpus_texts();
+        let random = (0..30_000).map(|_| rng.text(&pieces, 12));
+        for text in texts.into_iter().chain(random) {
+            let expected = angle.replace_all(&text, " ");
+            found[0] += usize::from(expected != text);
+            assert_eq!(blank_angle_addresses(&text), expected, "{text:?}");
+            found[1] += usize::from(date.is_match(&text));
+            assert_eq!(date_chars(&text), date.is_match(&text), "{text:?}");
+            let expected: Vec<&str> = domain
+                .captures_iter(&text)
+                .map(|c| c.get(1).expect("group").as_str())
+                .collect();
+            found[2] += usize::from(!expected.is_empty());
+            assert_eq!(relay_domains(&text), expected, "{text:?}");
+        }
+        assert!(found.iter().all(|n| *n > 1_000), "{found:?} matches");
+    }
 
     #[test]
     fn splits_a_postfix_line() {

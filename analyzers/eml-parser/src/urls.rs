@@ -1,34 +1,328 @@
 //! URL extraction as eml_parser's `get_uri_ondata` does it: the URL and `www.` patterns, the
 //! URL-carrying HTML attributes, and the clean-up and validation of each candidate.
 
+use crate::charclass::{
+    char_at, fold_eq, fold_prefix, is_digit, is_space, is_word, run, word_boundary,
+};
 use crate::patterns::{obfuscated_ip, valid_domain_or_ip};
 use crate::url::{html_unescape, split};
-use regex::Regex;
-use std::sync::LazyLock;
 
-/// The URL-with-scheme alternative of `url_regex_www` (also `url_regex_simple`).
+/// The URL-with-scheme alternative of `url_regex_www` (also `url_regex_simple`), which
+/// [`scheme_url_at`] matches.
+#[cfg(test)]
 const SCHEME_URL: &str = r#"\b(?:https?|ftps?):(?:/{1,3}|[a-z0-9%])(?:\[[0-9a-f:.]{2,40}(?:%[^\x00-\x20\s\]]{1,100})?\]|[^\x00-\x20\s`()<>{}\[\]/'"«»“”‘’]+)(?:[\w\-._~%!$&'()*+,;=:/?#\[\]@\x{1000}-\x{10FFFF}]*[^\x00-\x20\s`!\[\]{};:'".,<>«»“”‘’])?"#;
 
-/// The `www.` alternative of `url_regex_www`; its `{1,250}` label bounds are unbounded here, which
-/// only matters for labels or hosts longer than 250 characters.
+/// The `www.` alternative of `url_regex_www`, which [`www_url_at`] matches; its `{1,250}` label
+/// bounds are unbounded here, which only matters for labels or hosts longer than 250 characters.
+#[cfg(test)]
 const WWW_URL: &str = r#"(?:^|[ \t\n\r\f\v'"«»“”‘’])www\d{0,3}[.](?:[-\w\x{0900}-\x{2017}\x{2020}-\x{10FFFF}]+[.])+[-0-9a-z\w\x{0900}-\x{0DFF}]{2,30}[.]*(?::0*[1-9][0-9]{0,4})?(?:[/#?](?:[\w\-._~%!$&'()*+,;=:/?#\[\]@\x{1000}-\x{10FFFF}]*[^\x00-\x20\s`!\[\]{};:'".,<>«»“”‘’]))"#;
 
-static URL_WWW: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("(?i){SCHEME_URL}|{WWW_URL}")).expect("url pattern"));
+/// The attribute pattern of `findall_href`, which [`href_at`] matches.
+#[cfg(test)]
+const HREF_ATTR: &str = r#"(?i)(xlink:href|href|src|formaction|action|data|background)[\s/]*=\s*((?:["][^"]+)|['][^']+|[^\s>]+)"#;
 
-static HREF_ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(xlink:href|href|src|formaction|action|data|background)[\s/]*=\s*((?:["][^"]+)|['][^']+|[^\s>]+)"#)
-        .expect("href pattern")
-});
+/// The numeric-host test of `clean_found_uri`, which [`numeric_host`] matches.
+#[cfg(test)]
+const NUMERIC_HOST: &str =
+    r"(?i)^[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?(?:0x[0-9a-f]+|[0-9]+)(?:[:/?#]|$)";
 
-static NUMERIC_HOST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?(?:0x[0-9a-f]+|[0-9]+)(?:[:/?#]|$)")
-        .expect("numeric host")
-});
+/// The scheme test of `normalize_attribute_url`, which [`backslash_scheme`] matches.
+#[cfg(test)]
+const BACKSLASH_SCHEME: &str = r#"(?i)^["']?[a-z][a-z0-9+.\-]*:[\\/]{2}"#;
 
-static BACKSLASH_SCHEME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)^["']?[a-z][a-z0-9+.\-]*:[\\/]{2}"#).expect("backslash scheme")
-});
+// The classes of the patterns, with `(?i)` applied (the tests compare each with regex-syntax's
+// translation of the original class). `\x00-\x20` is written `c <= ' '`.
+
+/// `[a-z]` under `(?i)`: ASCII letters, KELVIN SIGN and LONG S.
+fn letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '\u{212A}' || c == '\u{17F}'
+}
+
+/// `[a-z0-9%]` after the scheme's colon.
+fn after_colon(c: char) -> bool {
+    letter(c) || c.is_ascii_digit() || c == '%'
+}
+
+/// `[0-9a-f:.]` of a bracketed host.
+fn bracket_char(c: char) -> bool {
+    c.is_ascii_hexdigit() || c == ':' || c == '.'
+}
+
+/// `[^\x00-\x20\s\]]` of a bracketed host's zone.
+fn zone_char(c: char) -> bool {
+    !(c <= ' ' || is_space(c) || c == ']')
+}
+
+/// `[^\x00-\x20\s`()<>{}\[\]/'"«»“”‘’]` of a host.
+fn host_char(c: char) -> bool {
+    !(c <= ' ' || is_space(c) || "`()<>{}[]/'\"«»“”‘’".contains(c))
+}
+
+/// `[\w\-._~%!$&'()*+,;=:/?#\[\]@\x{1000}-\x{10FFFF}]` of a path.
+fn path_char(c: char) -> bool {
+    is_word(c) || c >= '\u{1000}' || "-._~%!$&'()*+,;=:/?#[]@".contains(c)
+}
+
+/// `[^\x00-\x20\s`!\[\]{};:'".,<>«»“”‘’]`, the last character of a path.
+fn path_end_char(c: char) -> bool {
+    !(c <= ' ' || is_space(c) || "`![]{};:'\".,<>«»“”‘’".contains(c))
+}
+
+/// `[ \t\n\r\f\v'"«»“”‘’]`, which precedes a `www.` URL.
+fn www_delimiter(c: char) -> bool {
+    " \t\n\r\x0c\x0b'\"«»“”‘’".contains(c)
+}
+
+/// `[-\w\x{0900}-\x{2017}\x{2020}-\x{10FFFF}]` of a `www.` URL's labels.
+fn www_label_char(c: char) -> bool {
+    c == '-' || is_word(c) || ('\u{900}'..='\u{2017}').contains(&c) || c >= '\u{2020}'
+}
+
+/// `[-0-9a-z\w\x{0900}-\x{0DFF}]` of a `www.` URL's last label.
+fn www_tld_char(c: char) -> bool {
+    c == '-' || is_word(c) || ('\u{900}'..='\u{DFF}').contains(&c)
+}
+
+/// `[a-z0-9+.\-]` of a scheme.
+fn scheme_char(c: char) -> bool {
+    letter(c) || c.is_ascii_digit() || matches!(c, '+' | '.' | '-')
+}
+
+/// `(?:PATH*PATH_END)` at byte `i`: the end of its match, the longest the greedy star allows.
+fn path_end(text: &str, i: usize) -> Option<usize> {
+    let (run_end, _) = run(text, i, usize::MAX, path_char);
+    if let Some(c) = char_at(text, run_end).filter(|c| path_end_char(*c)) {
+        return Some(run_end + c.len_utf8());
+    }
+    text[i..run_end]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| path_end_char(*c))
+        .map(|(k, c)| i + k + c.len_utf8())
+}
+
+/// The end of a match of [`SCHEME_URL`] (under `(?i)`) at byte `p`.
+///
+/// Each part is matched greedily and never needs to give back: what follows a part can never
+/// start with a character the part takes, so the first choice of the backtracking order is the
+/// only one that can succeed. Only the optional path is searched back for its last character.
+fn scheme_url_at(text: &str, p: usize) -> Option<usize> {
+    let mut i = fold_prefix(text, p, "http").or_else(|| fold_prefix(text, p, "ftp"))?;
+    if !word_boundary(text, p) {
+        return None;
+    }
+    if let Some(s) = char_at(text, i).filter(|c| fold_eq(*c, b's')) {
+        i += s.len_utf8();
+    }
+    if char_at(text, i) != Some(':') {
+        return None;
+    }
+    i += 1;
+    match char_at(text, i)? {
+        '/' => {
+            let (end, n) = run(text, i, 4, |c| c == '/');
+            if n > 3 {
+                return None;
+            }
+            i = end;
+        }
+        c if after_colon(c) => i += c.len_utf8(),
+        _ => return None,
+    }
+    if char_at(text, i) == Some('[') {
+        let (end, n) = run(text, i + 1, 41, bracket_char);
+        if !(2..=40).contains(&n) {
+            return None;
+        }
+        i = end;
+        if char_at(text, i) == Some('%') {
+            let (end, n) = run(text, i + 1, 101, zone_char);
+            if !(1..=100).contains(&n) {
+                return None;
+            }
+            i = end;
+        }
+        if char_at(text, i) != Some(']') {
+            return None;
+        }
+        i += 1;
+    } else {
+        let (end, n) = run(text, i, usize::MAX, host_char);
+        if n == 0 {
+            return None;
+        }
+        i = end;
+    }
+    Some(path_end(text, i).unwrap_or(i))
+}
+
+/// The end of a match of [`WWW_URL`] (under `(?i)`) at byte `p`: at the start of the text
+/// (`^`), or at a delimiter that the match includes.
+fn www_url_at(text: &str, p: usize) -> Option<usize> {
+    if p == 0
+        && let Some(end) = www_body(text, 0)
+    {
+        return Some(end);
+    }
+    let c = char_at(text, p).filter(|c| www_delimiter(*c))?;
+    www_body(text, p + c.len_utf8())
+}
+
+/// [`WWW_URL`] after its delimiter. The labels followed by a dot repeat greedily, and the
+/// pattern backtracks over the number of repetitions only: from the most to one.
+fn www_body(text: &str, i: usize) -> Option<usize> {
+    let i = fold_prefix(text, i, "www")?;
+    let (mut i, n) = run(text, i, 4, is_digit);
+    if n > 3 || char_at(text, i) != Some('.') {
+        return None;
+    }
+    i += 1;
+    let mut labels = Vec::new();
+    loop {
+        let (end, n) = run(text, i, usize::MAX, www_label_char);
+        if n == 0 || char_at(text, end) != Some('.') {
+            break;
+        }
+        i = end + 1;
+        labels.push(i);
+    }
+    labels.iter().rev().find_map(|&at| www_tail(text, at))
+}
+
+/// [`WWW_URL`] from its last label on: label, dots, port and the path it requires.
+fn www_tail(text: &str, i: usize) -> Option<usize> {
+    let (i, n) = run(text, i, 31, www_tld_char);
+    if !(2..=30).contains(&n) {
+        return None;
+    }
+    let (mut i, _) = run(text, i, usize::MAX, |c| c == '.');
+    if char_at(text, i) == Some(':') {
+        let (zeros, _) = run(text, i + 1, usize::MAX, |c| c == '0');
+        char_at(text, zeros).filter(|c| ('1'..='9').contains(c))?;
+        let (end, n) = run(text, zeros + 1, 5, |c| c.is_ascii_digit());
+        if n > 4 {
+            return None;
+        }
+        i = end;
+    }
+    char_at(text, i).filter(|c| matches!(c, '/' | '#' | '?'))?;
+    path_end(text, i + 1)
+}
+
+/// `url_regex_www.findall`: the leftmost-first, non-overlapping matches of
+/// `(?i)SCHEME_URL|WWW_URL`.
+fn url_matches(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while let Some(c) = char_at(text, p) {
+        let found = if fold_eq(c, b'h') || fold_eq(c, b'f') {
+            scheme_url_at(text, p)
+        } else if p == 0 || www_delimiter(c) {
+            www_url_at(text, p)
+        } else {
+            None
+        };
+        match found {
+            Some(end) => {
+                out.push(&text[p..end]);
+                p = end;
+            }
+            None => p += c.len_utf8(),
+        }
+    }
+    out
+}
+
+/// The names of [`HREF_ATTR`], in its order.
+const HREF_NAMES: [&str; 7] = [
+    "xlink:href",
+    "href",
+    "src",
+    "formaction",
+    "action",
+    "data",
+    "background",
+];
+
+/// A match of [`HREF_ATTR`] at byte `p`: the end of the attribute name, and the value's span.
+/// A quoted value runs to the next quote or the end, without it; a quote directly followed by
+/// the same quote falls to the unquoted form.
+fn href_at(text: &str, p: usize) -> Option<(usize, usize, usize)> {
+    let name_end = HREF_NAMES.iter().find_map(|n| fold_prefix(text, p, n))?;
+    let (eq, _) = run(text, name_end, usize::MAX, |c| is_space(c) || c == '/');
+    if char_at(text, eq) != Some('=') {
+        return None;
+    }
+    let (start, _) = run(text, eq + 1, usize::MAX, is_space);
+    let first = char_at(text, start)?;
+    let after = start + first.len_utf8();
+    let end = if matches!(first, '"' | '\'') && char_at(text, after).is_some_and(|c| c != first) {
+        run(text, after, usize::MAX, |c| c != first).0
+    } else if first == '>' {
+        return None;
+    } else {
+        run(text, start, usize::MAX, |c| !is_space(c) && c != '>').0
+    };
+    Some((name_end, start, end))
+}
+
+/// The leftmost-first, non-overlapping matches of [`HREF_ATTR`]: the attribute name's start,
+/// the name, and the value's span.
+fn href_attributes(text: &str) -> Vec<(usize, &str, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while let Some(c) = char_at(text, p) {
+        let first = b"xhsfadb".iter().any(|l| fold_eq(c, *l));
+        match first.then(|| href_at(text, p)).flatten() {
+            Some((name_end, start, end)) => {
+                out.push((p, &text[p..name_end], start..end));
+                p = end;
+            }
+            None => p += c.len_utf8(),
+        }
+    }
+    out
+}
+
+/// [`NUMERIC_HOST`]: a URL whose host is a number, decimal or `0x` hexadecimal.
+fn numeric_host(url: &str) -> bool {
+    let Some(first) = char_at(url, 0).filter(|c| letter(*c)) else {
+        return false;
+    };
+    let (i, _) = run(url, first.len_utf8(), usize::MAX, scheme_char);
+    if !url[i..].starts_with("://") {
+        return false;
+    }
+    let i = i + 3;
+    let ends_host = |e: usize| char_at(url, e).is_none_or(|c| matches!(c, ':' | '/' | '?' | '#'));
+    let host_at = |h: usize| {
+        if let Some(x) = fold_prefix(url, h, "0x") {
+            let (end, n) = run(url, x, usize::MAX, |c| c.is_ascii_hexdigit());
+            if n > 0 && ends_host(end) {
+                return true;
+            }
+        }
+        let (end, n) = run(url, h, usize::MAX, |c| c.is_ascii_digit());
+        n > 0 && ends_host(end)
+    };
+    // The optional user information is tried first, then the host right after `://`.
+    let (user_end, _) = run(url, i, usize::MAX, |c| !matches!(c, '/' | '?' | '#' | '@'));
+    (char_at(url, user_end) == Some('@') && host_at(user_end + 1)) || host_at(i)
+}
+
+/// [`BACKSLASH_SCHEME`]: a value that starts (after an optional quote) with a scheme, a colon
+/// and two slashes or backslashes.
+fn backslash_scheme(value: &str) -> bool {
+    let i = usize::from(value.starts_with(['"', '\'']));
+    let Some(first) = char_at(value, i).filter(|c| letter(*c)) else {
+        return false;
+    };
+    let (i, _) = run(value, i + first.len_utf8(), usize::MAX, scheme_char);
+    let mut rest = value[i..].chars();
+    rest.next() == Some(':')
+        && rest.next().is_some_and(|c| matches!(c, '/' | '\\'))
+        && rest.next().is_some_and(|c| matches!(c, '/' | '\\'))
+}
 
 /// The characters `clean_found_uri` strips from the start of a candidate.
 const LEADING: &[char] = &[
@@ -60,10 +354,7 @@ pub fn clean_found_uri(candidate: &str) -> Option<String> {
     } else {
         candidate.to_string()
     };
-    if !url.contains('.')
-        && !url.contains('[')
-        && !NUMERIC_HOST.is_match(url.trim_start_matches(LEADING))
-    {
+    if !url.contains('.') && !url.contains('[') && !numeric_host(url.trim_start_matches(LEADING)) {
         return None;
     }
     url = url
@@ -118,21 +409,19 @@ fn split_at_url_commas(found: &str) -> Vec<&str> {
 pub fn hrefs(body: &str) -> Vec<&str> {
     let mut found = Vec::new();
     let mut last_end = 0;
-    for caps in HREF_ATTR.captures_iter(body) {
-        let (Some(attr), Some(value)) = (caps.get(1), caps.get(2)) else {
-            continue;
-        };
-        let window_start = last_end.max(attr.start().saturating_sub(16384));
-        let window_start = (window_start..=attr.start())
+    for (attr_start, attr, value) in href_attributes(body) {
+        let (value, value_end) = (&body[value.clone()], value.end);
+        let window_start = last_end.max(attr_start.saturating_sub(16384));
+        let window_start = (window_start..=attr_start)
             .find(|i| body.is_char_boundary(*i))
-            .unwrap_or(attr.start());
-        let Some(open) = body[window_start..attr.start()]
+            .unwrap_or(attr_start);
+        let Some(open) = body[window_start..attr_start]
             .rfind('<')
             .map(|i| i + window_start)
         else {
             continue;
         };
-        let segment = &body[open..attr.start()];
+        let segment = &body[open..attr_start];
         if segment.contains('>') {
             continue;
         }
@@ -147,7 +436,7 @@ pub fn hrefs(body: &str) -> Vec<&str> {
             continue;
         }
         let tag = segment[1..1 + name_len].to_ascii_lowercase();
-        let allowed: &[&str] = match attr.as_str().to_ascii_lowercase().as_str() {
+        let allowed: &[&str] = match attr.to_ascii_lowercase().as_str() {
             "href" => &["a", "area", "link", "base"],
             "src" => &[
                 "img", "script", "iframe", "frame", "embed", "source", "audio", "video", "track",
@@ -159,11 +448,11 @@ pub fn hrefs(body: &str) -> Vec<&str> {
             "background" => &["body"],
             _ => &[],
         };
-        if !attr.as_str().eq_ignore_ascii_case("xlink:href") && !allowed.contains(&tag.as_str()) {
+        if !attr.eq_ignore_ascii_case("xlink:href") && !allowed.contains(&tag.as_str()) {
             continue;
         }
-        found.push(value.as_str());
-        last_end = value.end();
+        found.push(value);
+        last_end = value_end;
     }
     found
 }
@@ -180,7 +469,7 @@ pub fn normalize_attribute_url(value: &str) -> String {
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .collect();
-    if BACKSLASH_SCHEME.is_match(&value) {
+    if backslash_scheme(&value) {
         let end = [value.find('?'), value.find('#')]
             .into_iter()
             .flatten()
@@ -201,8 +490,8 @@ pub fn uri_ondata(body: &str) -> Vec<String> {
             urls.push(url);
         }
     };
-    for found in URL_WWW.find_iter(body) {
-        for piece in split_at_url_commas(found.as_str()) {
+    for found in url_matches(body) {
+        for piece in split_at_url_commas(found) {
             add(clean_found_uri(piece));
         }
     }
@@ -215,6 +504,249 @@ pub fn uri_ondata(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charclass::check::{Rng, UNICODE_PIECES, assert_class, at_bound, corpus_texts};
+    use regex::Regex;
+
+    #[test]
+    fn classes_are_the_patterns() {
+        assert_class("(?i)[a-z]", letter);
+        assert_class("(?i)[a-z0-9%]", after_colon);
+        assert_class("(?i)[0-9a-f:.]", bracket_char);
+        assert_class(r"(?i)[^\x00-\x20\s\]]", zone_char);
+        assert_class(r#"(?i)[^\x00-\x20\s`()<>{}\[\]/'"«»“”‘’]"#, host_char);
+        assert_class(
+            r"(?i)[\w\-._~%!$&'()*+,;=:/?#\[\]@\x{1000}-\x{10FFFF}]",
+            path_char,
+        );
+        assert_class(r#"(?i)[^\x00-\x20\s`!\[\]{};:'".,<>«»“”‘’]"#, path_end_char);
+        assert_class(r#"(?i)[ \t\n\r\f\v'"«»“”‘’]"#, www_delimiter);
+        assert_class(
+            r"(?i)[-\w\x{0900}-\x{2017}\x{2020}-\x{10FFFF}]",
+            www_label_char,
+        );
+        assert_class(r"(?i)[-0-9a-z\w\x{0900}-\x{0DFF}]", www_tld_char);
+        assert_class(r"(?i)[a-z0-9+.\-]", scheme_char);
+        assert_class(r"(?i)\d", is_digit);
+        assert_class(r"(?i)[0-9]", |c| c.is_ascii_digit());
+        assert_class(r"(?i)[0-9a-f]", |c| c.is_ascii_hexdigit());
+        assert_class(r"(?i)[\s/]", |c| is_space(c) || c == '/');
+        assert_class(r"(?i)[^\s>]", |c| !is_space(c) && c != '>');
+        assert_class(r#"(?i)[^"]"#, |c| c != '"');
+        assert_class(r"(?i)[^/?#@]", |c| !matches!(c, '/' | '?' | '#' | '@'));
+    }
+
+    /// Pieces of URLs, attributes and their delimiters, with the bounds of each repetition.
+    const PIECES: &[&str] = &[
+        "http",
+        "HTTP",
+        "https",
+        "hTTp\u{17F}",
+        "ftp",
+        "FTPS",
+        ":",
+        ":",
+        "/",
+        "/",
+        "//",
+        "///",
+        "\\\\",
+        "[",
+        "]",
+        "::1",
+        "2001:db8",
+        "%",
+        "eth0",
+        "www",
+        "WWW",
+        "www",
+        "wWw1",
+        "www123",
+        "www1234",
+        "www\u{660}",
+        ".",
+        ".",
+        ".",
+        "..",
+        "example",
+        "com",
+        "a",
+        "b1",
+        "-",
+        "_",
+        "abcdefghijklmnopqrstuvwxyz0123",
+        "abcdefghijklmnopqrstuvwxyz01234",
+        "0123456789abcdef",
+        "0123456789abcdef0123",
+        ":80",
+        ":0",
+        ":00443",
+        ":123456",
+        ":8080",
+        "?",
+        "#",
+        "q=1",
+        "&",
+        ",",
+        ";",
+        "'",
+        "\"",
+        "(",
+        ")",
+        "<",
+        ">",
+        "{",
+        "}",
+        "`",
+        "!",
+        "@",
+        "~",
+        "«",
+        "»",
+        "“",
+        "”",
+        "‘",
+        "’",
+        " ",
+        " ",
+        "\t",
+        "\n",
+        "\x0b",
+        "\x0c",
+        "\r",
+        "\x00",
+        "\x1f",
+        "0x1F",
+        "0X",
+        "123",
+        "4294967296",
+        "user@",
+        "=",
+        "=",
+        "href",
+        "HREF",
+        "src",
+        "\u{17F}rc",
+        "xlink:href",
+        "formaction",
+        "action",
+        "data",
+        "bac\u{212A}ground",
+        "<a ",
+        "<img ",
+        "/>",
+        "\"\"",
+        "''",
+        "http://",
+        "https://",
+        "www.",
+        "\\\\x",
+        "h",
+        "f",
+        "w",
+        "\u{1000}a",
+        "\u{2018}www.",
+        "<a href=\"",
+        "<img src=",
+        " src = '",
+        "<form action=",
+        "<object data=x",
+        "<body background=",
+        "xlink:href=\"#",
+        "<button formaction=",
+    ];
+
+    #[test]
+    fn scanners_match_the_patterns() {
+        let url = Regex::new(&format!("(?i){SCHEME_URL}|{WWW_URL}")).expect("url pattern");
+        let href = Regex::new(HREF_ATTR).expect("href pattern");
+        let numeric = Regex::new(NUMERIC_HOST).expect("numeric pattern");
+        let backslash = Regex::new(BACKSLASH_SCHEME).expect("backslash pattern");
+        let pieces: Vec<&str> = PIECES.iter().chain(UNICODE_PIECES).copied().collect();
+        let anchored: &[&str] = &[
+            "\"",
+            "'",
+            "http",
+            "HTTP",
+            "h\u{17F}",
+            "\u{212A}",
+            "x",
+            "+",
+            ".",
+            "-",
+            "1",
+            ":",
+            "://",
+            "://",
+            "://",
+            ":\\\\",
+            ":/\\",
+            "/",
+            "\\",
+            "user",
+            "@",
+            "@",
+            "0x",
+            "0X1f",
+            "0xg",
+            "123",
+            "abc",
+            "?",
+            "#",
+            ":",
+            "\u{E9}",
+            " ",
+            "http://123",
+            "http://0x1f/",
+            "ftp://u@10",
+            "s://",
+        ];
+        let mut found = [0usize; 4];
+        let mut check_found = |text: &str| {
+            let expected: Vec<&str> = url.find_iter(text).map(|m| m.as_str()).collect();
+            found[0] += usize::from(!expected.is_empty());
+            assert_eq!(url_matches(text), expected, "url {text:?}");
+            let expected: Vec<_> = href
+                .captures_iter(text)
+                .map(|c| {
+                    let (name, value) = (c.get(1).expect("name"), c.get(2).expect("value"));
+                    (name.start(), name.as_str(), value.range())
+                })
+                .collect();
+            found[1] += usize::from(!expected.is_empty());
+            assert_eq!(href_attributes(text), expected, "href {text:?}");
+        };
+        let bounds = [
+            at_bound("http://[", 'a', "]/x", 40),
+            at_bound("http://[", 'a', "]/x", 2),
+            at_bound("http://[::1%", 'z', "]/x", 100),
+            at_bound("http://[::1%", 'z', "]/x", 1),
+            at_bound("http:", '/', "x.y/z", 3),
+            at_bound("www.a.", 'b', "/x", 30),
+            at_bound("www.a.", 'b', "/x", 2),
+            at_bound("www.a.bc:", '0', "8/x", 1),
+            at_bound("www.a.bc:8", '1', "/x", 4),
+            at_bound("www", '\u{661}', ".a.bc/x", 3),
+            at_bound(" www.", 'c', ".bc./x", 1),
+        ];
+        bounds.iter().flatten().for_each(|text| check_found(text));
+        corpus_texts().iter().for_each(|text| check_found(text));
+        let mut rng = Rng::new(7);
+        for round in 0..40_000 {
+            check_found(&rng.text(&pieces, if round % 4 == 0 { 40 } else { 12 }));
+        }
+        for _ in 0..40_000 {
+            let text = rng.text(anchored, 8);
+            found[2] += usize::from(numeric.is_match(&text));
+            assert_eq!(numeric_host(&text), numeric.is_match(&text), "{text:?}");
+            found[3] += usize::from(backslash.is_match(&text));
+            assert_eq!(
+                backslash_scheme(&text),
+                backslash.is_match(&text),
+                "{text:?}"
+            );
+        }
+        assert!(found.iter().all(|n| *n > 1_000), "{found:?} matches");
+    }
 
     #[test]
     fn finds_urls_like_eml_parser() {
