@@ -154,44 +154,61 @@ fn label_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-'
 }
 
-/// True when an encoded dot (`&#46;`, `&#x2e;`, `&period;`) ends or starts at `pos`.
+/// True when an encoded dot (`&#46;`, `&#x2e;`, `&period;`, any case) ends at `pos`: the text
+/// before `pos` ends with `&#`, an optional `x`, digits of that radix and `;`, worth 46.
 fn encoded_dot_before(text: &str, pos: usize) -> bool {
-    let head = text[..pos].to_ascii_lowercase();
-    if head.ends_with("&period;") {
+    let head = &text.as_bytes()[..pos];
+    if head.len() >= 8 && head[pos - 8..].eq_ignore_ascii_case(b"&period;") {
         return true;
     }
-    let Some(amp) = head.rfind("&#") else {
+    let Some(end) = pos.checked_sub(1).filter(|e| head[*e] == b';') else {
         return false;
     };
-    let tail = &head[amp + 2..];
-    let Some(num) = tail.strip_suffix(';') else {
-        return false;
-    };
-    let (digits, radix) = match num.strip_prefix('x') {
-        Some(hex) => (hex, 16),
-        None => (num, 10),
-    };
-    !digits.is_empty()
-        && u32::from_str_radix(digits, radix).ok() == Some(0x2e)
-        && digits.chars().all(|c| c.is_digit(radix))
+    let start = end
+        - head[..end]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+    let hex = start >= 3
+        && head[start - 1].eq_ignore_ascii_case(&b'x')
+        && &head[start - 3..start - 1] == b"&#";
+    let decimal = start >= 2 && &head[start - 2..start] == b"&#";
+    match (hex, decimal) {
+        (true, _) => worth_a_dot(&head[start..end], 16),
+        (false, true) => worth_a_dot(&head[start..end], 10),
+        _ => false,
+    }
 }
 
+/// True when an encoded dot starts at `pos` (see [`encoded_dot_before`]).
 fn encoded_dot_after(text: &str, pos: usize) -> bool {
-    let tail = text[pos..].to_ascii_lowercase();
-    if tail.starts_with("&period;") {
+    let tail = &text.as_bytes()[pos..];
+    if tail.len() >= 8 && tail[..8].eq_ignore_ascii_case(b"&period;") {
         return true;
     }
-    let Some(rest) = tail.strip_prefix("&#") else {
+    let Some(rest) = tail.strip_prefix(b"&#") else {
         return false;
     };
-    let (rest, radix) = match rest.strip_prefix('x') {
-        Some(hex) => (hex, 16),
-        None => (rest, 10),
+    let (rest, radix) = match rest.first() {
+        Some(b'x' | b'X') => (&rest[1..], 16),
+        _ => (rest, 10),
     };
-    let len = rest.chars().take_while(|c| c.is_digit(radix)).count();
-    len > 0
-        && rest[len..].starts_with(';')
-        && u32::from_str_radix(&rest[..len], radix).ok() == Some(0x2e)
+    let len = rest
+        .iter()
+        .take_while(|b| char::from(**b).is_digit(radix))
+        .count();
+    rest.get(len) == Some(&b';') && worth_a_dot(&rest[..len], radix)
+}
+
+/// True if `digits` are one or more digits of `radix` (leading zeros allowed) worth 46, `.`.
+fn worth_a_dot(digits: &[u8], radix: u32) -> bool {
+    !digits.is_empty()
+        && digits.iter().all(|b| char::from(*b).is_digit(radix))
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| u32::from_str_radix(d, radix).ok())
+            == Some(0x2e)
 }
 
 /// eml_parser's `dom_regex`: dotted labels matched possessively, not preceded by a label
@@ -330,6 +347,72 @@ pub fn obfuscated_ip(host: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::charclass::check::{Rng, UNICODE_PIECES, at_bound, corpus_texts};
+
+    /// The first implementation of the encoded-dot tests, which lower-cased the whole text
+    /// before or after the position: the reference of the byte scans.
+    fn reference_dot_before(text: &str, pos: usize) -> bool {
+        let head = text[..pos].to_ascii_lowercase();
+        if head.ends_with("&period;") {
+            return true;
+        }
+        let Some(amp) = head.rfind("&#") else {
+            return false;
+        };
+        let Some(num) = head[amp + 2..].strip_suffix(';') else {
+            return false;
+        };
+        let (digits, radix) = match num.strip_prefix('x') {
+            Some(hex) => (hex, 16),
+            None => (num, 10),
+        };
+        !digits.is_empty()
+            && u32::from_str_radix(digits, radix).ok() == Some(0x2e)
+            && digits.chars().all(|c| c.is_digit(radix))
+    }
+
+    fn reference_dot_after(text: &str, pos: usize) -> bool {
+        let tail = text[pos..].to_ascii_lowercase();
+        if tail.starts_with("&period;") {
+            return true;
+        }
+        let Some(rest) = tail.strip_prefix("&#") else {
+            return false;
+        };
+        let (rest, radix) = match rest.strip_prefix('x') {
+            Some(hex) => (hex, 16),
+            None => (rest, 10),
+        };
+        let len = rest.chars().take_while(|c| c.is_digit(radix)).count();
+        len > 0
+            && rest[len..].starts_with(';')
+            && u32::from_str_radix(&rest[..len], radix).ok() == Some(0x2e)
+    }
+
+    #[test]
+    fn encoded_dots_match_the_reference() {
+        let pieces = [
+            "&#", "&#", "x", "X", "46", "046", "0000046", "2e", "2E", "4", "6", "e", "a", ";", ";",
+            "&period;", "&PERIOD;", "&", "#", "+", ".", "b", "\u{E9}", "\u{FF16}", "&#x2e;",
+            "&#46;",
+        ];
+        let mut rng = Rng::new(19);
+        let mut found = 0;
+        for _ in 0..30_000 {
+            let text = rng.text(&pieces, 8);
+            for pos in (0..=text.len()).filter(|p| text.is_char_boundary(*p)) {
+                let before = reference_dot_before(&text, pos);
+                found += usize::from(before);
+                assert_eq!(
+                    encoded_dot_before(&text, pos),
+                    before,
+                    "{text:?} before {pos}"
+                );
+                let after = reference_dot_after(&text, pos);
+                assert_eq!(encoded_dot_after(&text, pos), after, "{text:?} after {pos}");
+            }
+        }
+        assert!(found > 1_000, "{found} encoded dots");
+    }
 
     #[test]
     fn email_scanner_matches_the_pattern() {

@@ -45,9 +45,9 @@ fn blank_angle_addresses(text: &str) -> String {
 /// [`DATE_CHARS`]: only word characters, white space and `:,+.-`, at least one.
 fn date_chars(text: &str) -> bool {
     !text.is_empty()
-        && text
-            .chars()
-            .all(|c| charclass::is_word(c) || is_space(c) || ":,+.-".contains(c))
+        && text.chars().all(|c| {
+            charclass::is_word(c) || is_space(c) || matches!(c, ':' | ',' | '+' | '.' | '-')
+        })
 }
 
 /// `recv_dom_regex.findall`: the host after each `from` or `by` and white space, with at least

@@ -19,17 +19,17 @@ fn label_char(c: char) -> bool {
 
 /// `[^\s\\/:*?"<>|]`: a character of a UNC share name.
 fn share_char(c: char) -> bool {
-    !(is_space(c) || "\\/:*?\"<>|".contains(c))
+    !(is_space(c) || matches!(c, '\\' | '/' | ':' | '*' | '?' | '"' | '<' | '>' | '|'))
 }
 
 /// `[^\s"'<>|)\]]`: a character of a UNC path after the share.
 fn unc_path_char(c: char) -> bool {
-    !(is_space(c) || "\"'<>|)]".contains(c))
+    !(is_space(c) || matches!(c, '"' | '\'' | '<' | '>' | '|' | ')' | ']'))
 }
 
 /// `[^\s"'<>)\]]`: a character of a `file://` or `smb://` path.
 fn url_path_char(c: char) -> bool {
-    !(is_space(c) || "\"'<>)]".contains(c))
+    !(is_space(c) || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']'))
 }
 
 /// A match of [`SHARE`]: its end and the span of its host.

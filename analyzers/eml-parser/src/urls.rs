@@ -55,22 +55,95 @@ fn zone_char(c: char) -> bool {
 
 /// `[^\x00-\x20\s`()<>{}\[\]/'"«»“”‘’]` of a host.
 fn host_char(c: char) -> bool {
-    !(c <= ' ' || is_space(c) || "`()<>{}[]/'\"«»“”‘’".contains(c))
+    !(c <= ' '
+        || is_space(c)
+        || matches!(
+            c,
+            '`' | '('
+                | ')'
+                | '<'
+                | '>'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '/'
+                | '\''
+                | '"'
+                | '«'
+                | '»'
+                | '“'
+                | '”'
+                | '‘'
+                | '’'
+        ))
 }
 
 /// `[\w\-._~%!$&'()*+,;=:/?#\[\]@\x{1000}-\x{10FFFF}]` of a path.
 fn path_char(c: char) -> bool {
-    is_word(c) || c >= '\u{1000}' || "-._~%!$&'()*+,;=:/?#[]@".contains(c)
+    is_word(c)
+        || c >= '\u{1000}'
+        || matches!(
+            c,
+            '-' | '.'
+                | '_'
+                | '~'
+                | '%'
+                | '!'
+                | '$'
+                | '&'
+                | '\''
+                | '('
+                | ')'
+                | '*'
+                | '+'
+                | ','
+                | ';'
+                | '='
+                | ':'
+                | '/'
+                | '?'
+                | '#'
+                | '['
+                | ']'
+                | '@'
+        )
 }
 
 /// `[^\x00-\x20\s`!\[\]{};:'".,<>«»“”‘’]`, the last character of a path.
 fn path_end_char(c: char) -> bool {
-    !(c <= ' ' || is_space(c) || "`![]{};:'\".,<>«»“”‘’".contains(c))
+    !(c <= ' '
+        || is_space(c)
+        || matches!(
+            c,
+            '`' | '!'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | ';'
+                | ':'
+                | '\''
+                | '"'
+                | '.'
+                | ','
+                | '<'
+                | '>'
+                | '«'
+                | '»'
+                | '“'
+                | '”'
+                | '‘'
+                | '’'
+        ))
 }
 
 /// `[ \t\n\r\f\v'"«»“”‘’]`, which precedes a `www.` URL.
 fn www_delimiter(c: char) -> bool {
-    " \t\n\r\x0c\x0b'\"«»“”‘’".contains(c)
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b' | '\'' | '"' | '«' | '»' | '“' | '”' | '‘' | '’'
+    )
 }
 
 /// `[-\w\x{0900}-\x{2017}\x{2020}-\x{10FFFF}]` of a `www.` URL's labels.
@@ -248,7 +321,12 @@ const HREF_NAMES: [&str; 7] = [
 /// A quoted value runs to the next quote or the end, without it; a quote directly followed by
 /// the same quote falls to the unquoted form.
 fn href_at(text: &str, p: usize) -> Option<(usize, usize, usize)> {
-    let name_end = HREF_NAMES.iter().find_map(|n| fold_prefix(text, p, n))?;
+    // The names start with different letters: the first character picks the only candidate.
+    let first = char_at(text, p)?;
+    let name = HREF_NAMES
+        .iter()
+        .find(|n| fold_eq(first, n.as_bytes()[0]))?;
+    let name_end = fold_prefix(text, p, name)?;
     let (eq, _) = run(text, name_end, usize::MAX, |c| is_space(c) || c == '/');
     if char_at(text, eq) != Some('=') {
         return None;
@@ -272,8 +350,8 @@ fn href_attributes(text: &str) -> Vec<(usize, &str, std::ops::Range<usize>)> {
     let mut out = Vec::new();
     let mut p = 0;
     while let Some(c) = char_at(text, p) {
-        let first = b"xhsfadb".iter().any(|l| fold_eq(c, *l));
-        match first.then(|| href_at(text, p)).flatten() {
+        let candidate = c.is_ascii_alphabetic() || c == '\u{17F}';
+        match candidate.then(|| href_at(text, p)).flatten() {
             Some((name_end, start, end)) => {
                 out.push((p, &text[p..name_end], start..end));
                 p = end;
