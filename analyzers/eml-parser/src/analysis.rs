@@ -1,7 +1,7 @@
 //! The `full` report of EmlParser (the original's `parseEml`): raw message, selected headers,
 //! text and HTML bodies, attachments, and the indicators with their context tags.
 
-use crate::charclass::{char_at, is_digit, word_boundary};
+use crate::charclass::{char_at, is_digit, next_candidate, word_boundary};
 use crate::eml::{self, Decoded};
 use crate::html;
 use crate::mime;
@@ -71,15 +71,19 @@ fn ip_at(text: &str, start: usize) -> Option<usize> {
 /// `IP_REGEX.findall`: the leftmost-first, non-overlapping matches of [`IP`].
 fn ips(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let mut p = 0;
-    while let Some(c) = char_at(text, p) {
-        match is_digit(c).then(|| ip_at(text, p)).flatten() {
+    let mut next = next_candidate(text, 0, |b| b.is_ascii_digit());
+    while let Some(p) = next {
+        let Some(c) = char_at(text, p) else {
+            break;
+        };
+        let resume = match is_digit(c).then(|| ip_at(text, p)).flatten() {
             Some(end) => {
                 out.push(&text[p..end]);
-                p = end;
+                end
             }
-            None => p += c.len_utf8(),
-        }
+            None => p + c.len_utf8(),
+        };
+        next = next_candidate(text, resume, |b| b.is_ascii_digit());
     }
     out
 }

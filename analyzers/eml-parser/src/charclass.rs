@@ -107,6 +107,17 @@ pub fn run(text: &str, pos: usize, limit: usize, class: impl Fn(char) -> bool) -
     (text.len(), count)
 }
 
+/// The first position from byte `pos` (a character boundary) where a match may start: an ASCII
+/// byte for which `ascii` holds, or any non-ASCII character, which the caller tests itself.
+/// The scanners skip the bulk of the text with it instead of decoding every character.
+pub fn next_candidate(text: &str, pos: usize, ascii: impl Fn(u8) -> bool) -> Option<usize> {
+    text.as_bytes()
+        .get(pos..)?
+        .iter()
+        .position(|b| !b.is_ascii() || ascii(*b))
+        .map(|k| pos + k)
+}
+
 /// Test helpers: classes compared with regex-syntax over all of Unicode, random texts.
 #[cfg(test)]
 pub mod check {
@@ -250,5 +261,9 @@ pub mod check {
         assert_eq!(run("ab1c", 0, 10, |c| c.is_alphabetic()), (2, 2));
         assert_eq!(run("aaaa", 1, 2, |c| c == 'a'), (3, 2));
         assert!(word_boundary("a b", 1) && !word_boundary("ab", 1) && word_boundary("a", 0));
+        assert_eq!(next_candidate("ab\u{E9}x", 0, |b| b == b'x'), Some(2));
+        assert_eq!(next_candidate("ab\u{E9}x", 4, |b| b == b'x'), Some(4));
+        assert_eq!(next_candidate("abc", 1, |b| b == b'x'), None);
+        assert_eq!(next_candidate("abc", 3, |_| true), None);
     }
 }

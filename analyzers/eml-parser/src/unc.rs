@@ -3,7 +3,7 @@
 //! `smb://` URLs. Opening one makes the client contact the host (and leak an NTLM hash), so the
 //! host is an indicator.
 
-use crate::charclass::{char_at, fold_eq, fold_prefix, is_digit, is_space, run};
+use crate::charclass::{char_at, fold_eq, fold_prefix, is_digit, is_space, next_candidate, run};
 use crate::patterns::{obfuscated_ip, valid_domain_or_ip};
 use std::ops::Range;
 
@@ -103,13 +103,18 @@ fn share_at(text: &str, p: usize) -> Option<Share> {
 
 /// The leftmost match of [`SHARE`] at or after byte `at`: its start and the match.
 fn find_share(text: &str, at: usize) -> Option<(usize, Share)> {
-    text[at..].char_indices().find_map(|(k, c)| {
-        let candidate = c == '\\' || fold_eq(c, b'f') || fold_eq(c, b's');
-        candidate
-            .then(|| share_at(text, at + k))
-            .flatten()
-            .map(|m| (at + k, m))
-    })
+    let starts = |b: u8| matches!(b, b'\\' | b'f' | b'F' | b's' | b'S');
+    let mut next = next_candidate(text, at, starts);
+    while let Some(p) = next {
+        let c = char_at(text, p)?;
+        if (c == '\\' || fold_eq(c, b'f') || fold_eq(c, b's'))
+            && let Some(found) = share_at(text, p)
+        {
+            return Some((p, found));
+        }
+        next = next_candidate(text, p + c.len_utf8(), starts);
+    }
+    None
 }
 
 /// True when a UNC path may start after `prev`: not after a backslash, word character, colon or

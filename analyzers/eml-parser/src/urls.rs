@@ -2,7 +2,7 @@
 //! URL-carrying HTML attributes, and the clean-up and validation of each candidate.
 
 use crate::charclass::{
-    char_at, fold_eq, fold_prefix, is_digit, is_space, is_word, run, word_boundary,
+    char_at, fold_eq, fold_prefix, is_digit, is_space, is_word, next_candidate, run, word_boundary,
 };
 use crate::patterns::{obfuscated_ip, valid_domain_or_ip};
 use crate::url::{html_unescape, split};
@@ -285,9 +285,14 @@ fn www_tail(text: &str, i: usize) -> Option<usize> {
 /// `url_regex_www.findall`: the leftmost-first, non-overlapping matches of
 /// `(?i)SCHEME_URL|WWW_URL`.
 fn url_matches(text: &str) -> Vec<&str> {
+    let starts = |b: u8| matches!(b, b'h' | b'H' | b'f' | b'F') || www_delimiter(char::from(b));
     let mut out = Vec::new();
-    let mut p = 0;
-    while let Some(c) = char_at(text, p) {
+    // Position 0 is always tried: a `www.` URL may start there (`^`).
+    let mut next = Some(0);
+    while let Some(p) = next {
+        let Some(c) = char_at(text, p) else {
+            break;
+        };
         let found = if fold_eq(c, b'h') || fold_eq(c, b'f') {
             scheme_url_at(text, p)
         } else if p == 0 || www_delimiter(c) {
@@ -295,13 +300,14 @@ fn url_matches(text: &str) -> Vec<&str> {
         } else {
             None
         };
-        match found {
+        let resume = match found {
             Some(end) => {
                 out.push(&text[p..end]);
-                p = end;
+                end
             }
-            None => p += c.len_utf8(),
-        }
+            None => p + c.len_utf8(),
+        };
+        next = next_candidate(text, resume, starts);
     }
     out
 }
@@ -348,16 +354,20 @@ fn href_at(text: &str, p: usize) -> Option<(usize, usize, usize)> {
 /// the name, and the value's span.
 fn href_attributes(text: &str) -> Vec<(usize, &str, std::ops::Range<usize>)> {
     let mut out = Vec::new();
-    let mut p = 0;
-    while let Some(c) = char_at(text, p) {
+    let mut next = next_candidate(text, 0, |b| b.is_ascii_alphabetic());
+    while let Some(p) = next {
+        let Some(c) = char_at(text, p) else {
+            break;
+        };
         let candidate = c.is_ascii_alphabetic() || c == '\u{17F}';
-        match candidate.then(|| href_at(text, p)).flatten() {
+        let resume = match candidate.then(|| href_at(text, p)).flatten() {
             Some((name_end, start, end)) => {
                 out.push((p, &text[p..name_end], start..end));
-                p = end;
+                end
             }
-            None => p += c.len_utf8(),
-        }
+            None => p + c.len_utf8(),
+        };
+        next = next_candidate(text, resume, |b| b.is_ascii_alphabetic());
     }
     out
 }
