@@ -152,15 +152,13 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
     let mut out = OutputDir::open(folder.path(), &mut warnings).map_err(open_error)?;
     out.sanitise(&mut warnings).map_err(open_error)?;
     // A stopped worker fails the job whatever it wrote, so its report is not even read.
-    let outcome = match &end.status {
-        EndStatus::Failed { cause } => Err(cause.clone()),
-        EndStatus::Exited(code) => judge(
-            out.read_report(opts.max_output_bytes),
-            *code,
-            opts,
-            &out,
-            &mut warnings,
-        ),
+    let (read, outcome) = match &end.status {
+        EndStatus::Failed { cause } => (None, Err(cause.clone())),
+        EndStatus::Exited(code) => {
+            let read = out.read_report(opts.max_output_bytes);
+            let outcome = judge(&read, *code, opts, &out, &mut warnings);
+            (Some(read), outcome)
+        }
     };
     let report = match outcome {
         Ok(Verdict::Success(mut report)) => {
@@ -188,11 +186,16 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
         path: folder.output_dir().join("output.json"),
         source: e.into(),
     })?;
-    out.write_report(&bytes)
-        .map_err(|source| FinaliseError::WriteReport {
-            path: folder.output_dir().join("output.json"),
-            source,
-        })?;
+    // A report the worker wrote exactly as it ends up (compact JSON, nothing repaired) stays
+    // where it is: the atomic rewrite would produce the very same file.
+    let unchanged = matches!(&read, Some(ReportFile::Bytes(original)) if original.reusable && original.bytes == bytes);
+    if !unchanged {
+        out.write_report(&bytes)
+            .map_err(|source| FinaliseError::WriteReport {
+                path: folder.output_dir().join("output.json"),
+                source,
+            })?;
+    }
     let success = report.get("success") == Some(&Value::Bool(true));
     Ok(Finalised {
         report,
@@ -211,7 +214,7 @@ enum Verdict {
 
 /// Reads the verdict of an exited worker from its output; `Err` names why the job fails.
 fn judge(
-    read: ReportFile,
+    read: &ReportFile,
     code: i32,
     opts: &FinaliseOptions,
     out: &OutputDir,
@@ -232,10 +235,14 @@ fn judge(
         ReportFile::Unreadable(error) => {
             return Err(format!("output.json cannot be read: {error}{status_note}"));
         }
-        ReportFile::TooLarge(Some(size)) => {
+        &ReportFile::TooLarge(Some(size)) => {
+            // The size in people's units too, when it is not already in bytes.
+            let shown = match human(size) {
+                in_bytes if in_bytes.ends_with(" bytes") => String::new(),
+                other => format!(" ({other})"),
+            };
             return Err(format!(
-                "output.json is {size} bytes ({}), limit {}{status_note}",
-                human(size),
+                "output.json is {size} bytes{shown}, limit {}{status_note}",
                 human(opts.max_output_bytes)
             ));
         }
@@ -245,14 +252,14 @@ fn judge(
                 human(opts.max_output_bytes)
             ));
         }
-        ReportFile::Bytes(bytes) => bytes,
+        ReportFile::Bytes(report) => &report.bytes,
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(format!(
             "exited with status {code} and an empty output.json"
         ));
     }
-    let report = match parse_bounded(&bytes, opts.max_depth) {
+    let report = match parse_bounded(bytes, opts.max_depth) {
         Ok(Value::Object(report)) => report,
         Ok(other) => {
             return Err(format!(

@@ -11,8 +11,12 @@ use crate::input::JobInput;
 use crate::output_dir::remove_tree;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -296,6 +300,13 @@ impl JobFolder {
     /// make the runner touch anything else or overflow its stack.
     pub fn remove(self) -> Result<()> {
         let remove = || -> io::Result<()> {
+            // The usual folder (input/ and output/ holding files, as finalisation leaves it) goes
+            // with one listing per directory; anything else (deeper trees, directories without
+            // permission) is left to the careful removal below, which takes over from wherever
+            // the quick one stopped.
+            if remove_shallow(CWD, self.path.as_os_str(), 0).is_ok() {
+                return Ok(());
+            }
             let dir = Dir::open_ambient_dir(&self.path, ambient_authority())?;
             for entry in dir.entries()?.collect::<io::Result<Vec<_>>>()? {
                 if entry.file_type()?.is_dir() {
@@ -341,4 +352,49 @@ fn create_error(path: &Path, source: io::Error) -> FolderError {
         path: path.to_owned(),
         source,
     }
+}
+
+/// How deep [`remove_shallow`] goes: the job folder, then `input/` and `output/`.
+const SHALLOW_DEPTH: usize = 1;
+
+/// Removes the directory `name` in `parent` when it holds files and at most [`SHALLOW_DEPTH`]
+/// levels of subdirectories, never following a link. Fails, having removed what it could, on
+/// anything deeper or on any error.
+fn remove_shallow(parent: BorrowedFd<'_>, name: &OsStr, depth: usize) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut listing = rustix::fs::Dir::new(fd)?;
+    // Names first, removals after: POSIX leaves a listing that runs during removals unspecified.
+    let mut entries = Vec::new();
+    while let Some(entry) = listing.read() {
+        let entry = entry?;
+        let bytes = entry.file_name().to_bytes();
+        if bytes != b"." && bytes != b".." {
+            entries.push((entry.file_name().to_owned(), entry.file_type()));
+        }
+    }
+    let dir = listing.fd()?;
+    for (child, file_type) in entries {
+        let file_type = match file_type {
+            FileType::Unknown => FileType::from_raw_mode(
+                rustix::fs::statat(dir, &child, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
+            ),
+            known => known,
+        };
+        if file_type == FileType::Directory {
+            if depth >= SHALLOW_DEPTH {
+                return Err(io::ErrorKind::DirectoryNotEmpty.into());
+            }
+            remove_shallow(dir, OsStr::from_bytes(child.to_bytes()), depth + 1)?;
+        } else {
+            rustix::fs::unlinkat(dir, &child, AtFlags::empty())?;
+        }
+    }
+    drop(listing);
+    rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?;
+    Ok(())
 }

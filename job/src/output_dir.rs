@@ -8,10 +8,11 @@
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, FileTypeExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
-use rustix::fs::OFlags;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// The report's name in `output/`.
@@ -25,25 +26,58 @@ pub(crate) struct OutputDir {
     dir: Dir,
     /// What [`OutputDir::sanitise`] removed: entry name → what it was ("a symlink", ...).
     removed: HashMap<String, &'static str>,
+    /// Whether [`OutputDir::sanitise`] saw `output.json` as a regular file (`None`: not listed
+    /// yet).
+    report_listed: Option<bool>,
 }
 
 /// What reading `output.json` found.
 pub(crate) enum ReportFile {
     /// No `output.json` (or one that is not a regular file and could not be removed).
     Missing,
-    /// Its bytes, at most the limit.
-    Bytes(Vec<u8>),
+    /// Its bytes, at most the limit, and whether the file may stay as it is when the final
+    /// report is the same bytes (see [`ReportBytes::reusable`]).
+    Bytes(ReportBytes),
     /// Bigger than the limit: its size, or `None` when it grew past the limit while being read.
     TooLarge(Option<u64>),
     /// It exists but cannot be opened or read.
     Unreadable(io::Error),
 }
 
+/// The bytes of `output.json` as the worker left it.
+pub(crate) struct ReportBytes {
+    /// The file's content.
+    pub(crate) bytes: Vec<u8>,
+    /// The file is a single link readable by everyone, so when the final report is exactly
+    /// these bytes, rewriting it would change nothing a reader can see.
+    pub(crate) reusable: bool,
+}
+
 impl OutputDir {
+    /// Opens `<job>/output`: one `open` with `O_NOFOLLOW | O_DIRECTORY` when it is the plain
+    /// directory the runner made (the usual case), else [`OutputDir::open_repairing`].
+    pub(crate) fn open(job: &Path, warnings: &mut Vec<String>) -> io::Result<OutputDir> {
+        let fast = rustix::fs::open(
+            job.join("output"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        if let Ok(fd) = fast
+            && rustix::fs::fstat(&fd).is_ok_and(|stat| stat.st_mode & 0o700 == 0o700)
+        {
+            return Ok(OutputDir {
+                dir: Dir::from_std_file(std::fs::File::from(fd)),
+                removed: HashMap::new(),
+                report_listed: None,
+            });
+        }
+        Self::open_repairing(job, warnings)
+    }
+
     /// Opens `<job>/output`. If `output` is not a real directory (a worker replaced it by a
     /// symlink or a file), it is removed and an empty directory is made in its place, with a
     /// warning: the runner must still be able to write a report there.
-    pub(crate) fn open(job: &Path, warnings: &mut Vec<String>) -> io::Result<OutputDir> {
+    fn open_repairing(job: &Path, warnings: &mut Vec<String>) -> io::Result<OutputDir> {
         let root = Dir::open_ambient_dir(job, ambient_authority())?;
         match root.symlink_metadata("output") {
             Ok(metadata) if metadata.is_dir() => {
@@ -58,7 +92,7 @@ impl OutputDir {
                 }
             }
             Ok(metadata) => {
-                let kind = kind_of(metadata.file_type());
+                let kind = kind_of(rustix_type(metadata.file_type()));
                 root.remove_file("output")?;
                 root.create_dir("output")?;
                 warnings.push(format!(
@@ -71,9 +105,18 @@ impl OutputDir {
             }
             Err(error) => return Err(error),
         }
+        // Opened for reading (cap-std's own `open_dir` gives an `O_PATH` descriptor, which
+        // `sanitise` could not list).
+        let output = rustix::fs::openat(
+            &root,
+            "output",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(OutputDir {
-            dir: root.open_dir("output")?,
+            dir: Dir::from_std_file(std::fs::File::from(output)),
             removed: HashMap::new(),
+            report_listed: None,
         })
     }
 
@@ -82,17 +125,36 @@ impl OutputDir {
         // The listing is taken whole before anything is removed: removing a directory moves its
         // subdirectories to the top of `output/` for a moment, and a listing still running would
         // be left unspecified by POSIX.
+        // The listing reads a duplicate of the descriptor (cap-std's own listing reopens the
+        // directory twice); the entry types come with the listing, and a file system that does
+        // not give them is asked entry by entry, without following a link.
         let mut planted = Vec::new();
-        for entry in self.dir.entries()? {
+        let mut report_listed = false;
+        let mut listing = rustix::fs::Dir::new(rustix::io::fcntl_dupfd_cloexec(&self.dir, 0)?)?;
+        while let Some(entry) = listing.read() {
             let entry = entry?;
-            let file_type = entry.file_type()?;
-            if !file_type.is_file() {
-                planted.push((entry.file_name(), file_type));
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let file_type = match entry.file_type() {
+                FileType::Unknown => {
+                    rustix::fs::statat(&self.dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                        .map(|stat| FileType::from_raw_mode(stat.st_mode))?
+                }
+                known => known,
+            };
+            if file_type == FileType::RegularFile {
+                report_listed |= name == REPORT.as_bytes();
+            } else {
+                planted.push((OsStr::from_bytes(name).to_owned(), file_type));
             }
         }
+        drop(listing);
+        self.report_listed = Some(report_listed);
         for (name, file_type) in planted {
             let kind = kind_of(file_type);
-            let described = if file_type.is_symlink() {
+            let described = if file_type == FileType::Symlink {
                 match self.dir.read_link_contents(&name) {
                     Ok(target) => format!("{kind} to \"{}\"", shown(target.as_os_str())),
                     Err(_) => kind.to_owned(),
@@ -100,7 +162,7 @@ impl OutputDir {
             } else {
                 kind.to_owned()
             };
-            let result = if file_type.is_dir() {
+            let result = if file_type == FileType::Directory {
                 remove_tree(&self.dir, &name)
             } else {
                 self.dir.remove_file(&name)
@@ -131,14 +193,9 @@ impl OutputDir {
     /// Reads `output.json`, never more than `limit` bytes: the size is checked first, and the
     /// read itself stops one byte past the limit because the file may still grow.
     pub(crate) fn read_report(&self, limit: u64) -> ReportFile {
-        let size = match self.dir.symlink_metadata(REPORT) {
-            Ok(metadata) if metadata.is_file() => metadata.len(),
-            Ok(_) => return ReportFile::Missing,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return ReportFile::Missing,
-            Err(error) => return ReportFile::Unreadable(error),
-        };
-        if size > limit {
-            return ReportFile::TooLarge(Some(size));
+        // The listing of `sanitise` already said whether it is there and a regular file.
+        if self.report_listed == Some(false) {
+            return ReportFile::Missing;
         }
         let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits();
         let file = match self.dir.open_with(
@@ -148,13 +205,19 @@ impl OutputDir {
             Ok(file) => file,
             Err(error) => return ReportFile::Unreadable(error),
         };
-        match file.metadata() {
-            Ok(metadata) if metadata.is_file() => {}
+        let (size, reusable) = match rustix::fs::fstat(&file) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => (
+                u64::try_from(stat.st_size).unwrap_or(0),
+                stat.st_nlink == 1 && stat.st_mode & 0o444 == 0o444,
+            ),
             Ok(_) => return ReportFile::Missing,
-            Err(error) => return ReportFile::Unreadable(error),
+            Err(error) => return ReportFile::Unreadable(error.into()),
+        };
+        if size > limit {
+            return ReportFile::TooLarge(Some(size));
         }
         match read_capped(file, limit, size) {
-            Ok(Some(bytes)) => ReportFile::Bytes(bytes),
+            Ok(Some(bytes)) => ReportFile::Bytes(ReportBytes { bytes, reusable }),
             Ok(None) => ReportFile::TooLarge(None),
             Err(error) => ReportFile::Unreadable(error),
         }
@@ -220,34 +283,66 @@ pub(crate) fn remove_tree(top: &Dir, name: &OsStr) -> io::Result<()> {
 }
 
 /// Reads at most `limit` bytes; `None` if there were more.
+///
+/// `size_hint` is the size the file had when opened: when one read returns exactly that many
+/// bytes, short of the one more byte asked for, the file ended there and no further read is
+/// made (a regular file only returns a short read at its end). Anything else (a file that grew,
+/// a reader that returns less) is read on until its end or one byte past the limit.
 pub(crate) fn read_capped(
-    reader: impl Read,
+    mut reader: impl Read,
     limit: u64,
     size_hint: u64,
 ) -> io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0));
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
+    let expected = usize::try_from(size_hint.min(limit)).unwrap_or(0);
+    let mut bytes = vec![0; expected + 1];
+    let first = loop {
+        match reader.read(&mut bytes) {
+            Ok(n) => break n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+    };
+    bytes.truncate(first);
+    if first != expected || first == 0 {
+        let taken = u64::try_from(first).unwrap_or(u64::MAX);
+        reader
+            .take(limit.saturating_add(1).saturating_sub(taken))
+            .read_to_end(&mut bytes)?;
+    }
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// What a file type is, as a warning says it.
-fn kind_of(file_type: cap_std::fs::FileType) -> &'static str {
+fn kind_of(file_type: FileType) -> &'static str {
+    match file_type {
+        FileType::Symlink => "a symlink",
+        FileType::Directory => "a directory",
+        FileType::Fifo => "a fifo",
+        FileType::Socket => "a socket",
+        FileType::BlockDevice | FileType::CharacterDevice => "a device",
+        FileType::RegularFile => "a regular file",
+        FileType::Unknown => "an unknown kind of entry",
+    }
+}
+
+/// A cap-std file type in rustix's terms (for [`kind_of`]).
+fn rustix_type(file_type: cap_std::fs::FileType) -> FileType {
     if file_type.is_symlink() {
-        "a symlink"
+        FileType::Symlink
     } else if file_type.is_dir() {
-        "a directory"
+        FileType::Directory
     } else if file_type.is_fifo() {
-        "a fifo"
+        FileType::Fifo
     } else if file_type.is_socket() {
-        "a socket"
-    } else if file_type.is_block_device() || file_type.is_char_device() {
-        "a device"
+        FileType::Socket
+    } else if file_type.is_block_device() {
+        FileType::BlockDevice
+    } else if file_type.is_char_device() {
+        FileType::CharacterDevice
     } else if file_type.is_file() {
-        "a regular file"
+        FileType::RegularFile
     } else {
-        "an unknown kind of entry"
+        FileType::Unknown
     }
 }
 
@@ -274,6 +369,36 @@ mod tests {
             Some(b"12345".to_vec())
         );
         assert_eq!(read_capped(&b"123456"[..], 5, 3).unwrap(), None);
+    }
+
+    /// A reader that hands out one byte per call, as no regular file does.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_short_read_is_the_end_only_at_the_size_the_file_had() {
+        // Short of the size hint: read on to the end.
+        assert_eq!(
+            read_capped(Trickle(b"12345"), 10, 5).unwrap(),
+            Some(b"12345".to_vec())
+        );
+        // A file that grew past its size hint and past the limit is still caught.
+        assert_eq!(read_capped(Trickle(b"123456789"), 5, 3).unwrap(), None);
+        assert_eq!(read_capped(&b"123456789"[..], 5, 5).unwrap(), None);
+        // Grown, but within the limit: all of it.
+        assert_eq!(
+            read_capped(&b"1234567"[..], 10, 5).unwrap(),
+            Some(b"1234567".to_vec())
+        );
+        assert_eq!(read_capped(&b""[..], 10, 0).unwrap(), Some(Vec::new()));
     }
 
     #[test]

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cortex_job::{
-    Attachment, AttachmentSource, EndStatus, FinaliseOptions, JobFolder, JobInput, WorkerEnd,
-};
+use cortex_job::{Attachment, AttachmentSource, FinaliseOptions, JobFolder, JobInput, WorkerEnd};
 use serde::Serialize;
 use wasm_host::{Limits, Module, Sandbox};
 
@@ -100,6 +98,50 @@ pub struct Figures {
     pub latency_us: Latency,
     /// Jobs whose final report was not `success: true`.
     pub failures: usize,
+    /// Median time of each step of a job, microseconds.
+    pub phases_p50_us: Phases,
+}
+
+/// The steps of one job, as [`Figures::phases_p50_us`] reports their medians. `latency_us`
+/// covers `create` to `read_back`; `remove` comes after (it is what Cortex does once it has read
+/// the report) and counts only in the throughput.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Phases {
+    /// Writing the job folder (`input/input.json`, the attachment, `output/`).
+    pub create: u64,
+    /// The worker: the sandbox run, or the process from spawn to exit.
+    pub run: u64,
+    /// [`cortex_job::finalise`].
+    pub finalise: u64,
+    /// Reading `output/output.json` back and parsing it, as Cortex does.
+    pub read_back: u64,
+    /// Removing the job folder.
+    pub remove: u64,
+}
+
+/// What one job of the loop reports: its verdict and how long its worker and finalisation took.
+struct JobRun {
+    success: bool,
+    run: Duration,
+    finalise: Duration,
+}
+
+/// One job's step durations, in [`Phases`] order.
+type Steps = [Duration; 5];
+
+/// The per-step medians of `steps`.
+fn phases(steps: &[Steps]) -> Phases {
+    let median = |i: usize| {
+        let mut column: Vec<Duration> = steps.iter().map(|s| s[i]).collect();
+        latency(&mut column).p50
+    };
+    Phases {
+        create: median(0),
+        run: median(1),
+        finalise: median(2),
+        read_back: median(3),
+        remove: median(4),
+    }
 }
 
 /// Computes percentiles of `samples` (sorted in place) with the nearest-rank method.
@@ -140,16 +182,26 @@ pub async fn run_sandbox(
         let sandbox = sandbox.clone();
         let module = module.clone();
         async move {
-            let done = sandbox_run::run_and_finalise(
-                &sandbox,
-                &module,
+            let started = Instant::now();
+            let record = sandbox
+                .run(
+                    &module,
+                    sandbox_run::run_spec(&folder, Vec::new(), opts.limits.clone()),
+                )
+                .await
+                .map_err(sandbox_run::Error::from)?;
+            let run = started.elapsed();
+            let finalised = cortex_job::finalise(
                 &folder,
-                Vec::new(),
-                opts.limits.clone(),
+                &sandbox_run::worker_end(&record),
                 &FinaliseOptions::default(),
             )
-            .await?;
-            Ok(done.finalised.success)
+            .map_err(sandbox_run::Error::from)?;
+            Ok(JobRun {
+                success: finalised.success,
+                run,
+                finalise: started.elapsed() - run,
+            })
         }
     })
     .await
@@ -162,6 +214,7 @@ pub async fn run_process(program: &[String], opts: &BenchOptions) -> Result<Figu
     run_jobs(opts, move |folder, _opts| {
         let program = program.clone();
         async move {
+            let started = Instant::now();
             let output = tokio::process::Command::new(&program[0])
                 .args(&program[1..])
                 .arg(folder.path())
@@ -172,14 +225,17 @@ pub async fn run_process(program: &[String], opts: &BenchOptions) -> Result<Figu
                     program: program[0].clone(),
                     source,
                 })?;
-            let end = WorkerEnd {
-                status: EndStatus::Exited(output.status.code().unwrap_or(-1)),
-                stdout_tail: String::from_utf8_lossy(&output.stdout).into_owned(),
-                stderr_tail: String::from_utf8_lossy(&output.stderr).into_owned(),
-            };
+            let run = started.elapsed();
+            let end = WorkerEnd::exited(output.status.code().unwrap_or(-1))
+                .with_stdout(String::from_utf8_lossy(&output.stdout))
+                .with_stderr(String::from_utf8_lossy(&output.stderr));
             let finalised = cortex_job::finalise(&folder, &end, &FinaliseOptions::default())
                 .map_err(sandbox_run::Error::from)?;
-            Ok(finalised.success)
+            Ok(JobRun {
+                success: finalised.success,
+                run,
+                finalise: started.elapsed() - run,
+            })
         }
     })
     .await
@@ -189,7 +245,7 @@ pub async fn run_process(program: &[String], opts: &BenchOptions) -> Result<Figu
 async fn run_jobs<F, Fut>(opts: &BenchOptions, job: F) -> Result<Figures>
 where
     F: Fn(JobFolder, Arc<BenchOptions>) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<bool>> + Send,
+    Fut: std::future::Future<Output = Result<JobRun>> + Send,
 {
     std::fs::create_dir_all(&opts.job_root).map_err(|source| Error::JobRoot {
         path: opts.job_root.clone(),
@@ -204,6 +260,7 @@ where
         let (opts, input, next, job) = (opts.clone(), input.clone(), next.clone(), job.clone());
         workers.spawn(async move {
             let mut samples = Vec::new();
+            let mut steps: Vec<Steps> = Vec::new();
             let mut failures = 0;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -219,8 +276,10 @@ where
                 let folder =
                     JobFolder::create(&opts.job_root, &format!("bench{i}"), &input, attachment)
                         .map_err(Error::Folder)?;
+                let created = t0.elapsed();
                 let report_path = folder.output_dir().join("output.json");
-                let success = job(folder.clone(), opts.clone()).await?;
+                let done = job(folder.clone(), opts.clone()).await?;
+                let t1 = Instant::now();
                 let bytes = std::fs::read(&report_path).map_err(|source| Error::ReadBack {
                     path: report_path.clone(),
                     source,
@@ -231,21 +290,26 @@ where
                         source: e.into(),
                     })?;
                 samples.push(t0.elapsed());
-                if !success || report.get("success") != Some(&serde_json::Value::Bool(true)) {
+                let read_back = t1.elapsed();
+                if !done.success || report.get("success") != Some(&serde_json::Value::Bool(true)) {
                     failures += 1;
                 }
                 // A folder that cannot be removed must not stop the measurement; the job root
                 // is the caller's to clean.
+                let t2 = Instant::now();
                 let _ = folder.remove();
+                steps.push([created, done.run, done.finalise, read_back, t2.elapsed()]);
             }
-            Ok::<_, Error>((samples, failures))
+            Ok::<_, Error>((samples, steps, failures))
         });
     }
     let mut samples = Vec::with_capacity(opts.jobs);
+    let mut steps = Vec::with_capacity(opts.jobs);
     let mut failures = 0;
     while let Some(joined) = workers.join_next().await {
-        let (s, f) = joined.expect("benchmark worker panicked")?;
+        let (s, st, f) = joined.expect("benchmark worker panicked")?;
         samples.extend(s);
+        steps.extend(st);
         failures += f;
     }
     let wall = started.elapsed();
@@ -256,6 +320,7 @@ where
         jobs_per_s: samples.len() as f64 / wall.as_secs_f64(),
         latency_us: latency(&mut samples),
         failures,
+        phases_p50_us: phases(&steps),
     })
 }
 

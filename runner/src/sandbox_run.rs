@@ -1,6 +1,6 @@
 //! The per-job path of the wasm backend: run a module on a job folder, then finalise the folder.
 
-use cortex_job::{EndStatus, FinaliseOptions, Finalised, JobFolder, WorkerEnd};
+use cortex_job::{FinaliseOptions, Finalised, JobFolder, WorkerEnd};
 use wasm_host::{Captured, Limits, Module, Outcome, RunRecord, RunSpec, Sandbox};
 
 /// Errors of one sandboxed job that leave no report behind (setup failures of the host).
@@ -36,30 +36,29 @@ pub async fn run_and_finalise(
     limits: Limits,
     options: &FinaliseOptions,
 ) -> Result<SandboxJob> {
-    let spec = RunSpec {
-        input_dir: folder.input_dir(),
-        output_dir: folder.output_dir(),
-        env,
-        limits,
-    };
-    let record = sandbox.run(module, spec).await?;
+    let record = sandbox.run(module, run_spec(folder, env, limits)).await?;
     let finalised = cortex_job::finalise(folder, &worker_end(&record), options)?;
     Ok(SandboxJob { record, finalised })
 }
 
+/// The sandbox's view of `folder`: its `input/` and `output/`, with `env` and `limits`.
+pub fn run_spec(folder: &JobFolder, env: Vec<(String, String)>, limits: Limits) -> RunSpec {
+    RunSpec {
+        input_dir: folder.input_dir(),
+        output_dir: folder.output_dir(),
+        env,
+        limits,
+    }
+}
+
 /// Translates the sandbox's run record into the backend-neutral end that finalisation reads.
 pub fn worker_end(record: &RunRecord) -> WorkerEnd {
-    let status = match &record.outcome {
-        Outcome::Exited { code } => EndStatus::Exited(*code),
-        other => EndStatus::Failed {
-            cause: other.to_string(),
-        },
+    let end = match &record.outcome {
+        Outcome::Exited { code } => WorkerEnd::exited(*code),
+        other => WorkerEnd::failed(other.to_string()),
     };
-    WorkerEnd {
-        status,
-        stdout_tail: tail_text(&record.stdout),
-        stderr_tail: tail_text(&record.stderr),
-    }
+    end.with_stdout(tail_text(&record.stdout))
+        .with_stderr(tail_text(&record.stderr))
 }
 
 /// How much of each captured stream a failure report quotes. The sandbox keeps more (its own

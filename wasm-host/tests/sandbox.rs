@@ -278,3 +278,35 @@ async fn a_module_in_text_form_runs() {
     assert_eq!(record.outcome, Outcome::Exited { code: 7 });
     assert_eq!(record.peak_memory_bytes, 64 * 1024);
 }
+
+#[tokio::test]
+async fn a_reused_memory_slot_holds_nothing_of_the_previous_run() {
+    // Each run checks that its memory is the module's image (the data segment at 16) and zeros
+    // elsewhere (low memory, 3 MiB inside the part kept resident between runs, 8 MiB beyond it),
+    // then dirties all of it. One slot only, so every run reuses the previous run's memory.
+    let wat = br#"(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "I")
+        (func (export "_start")
+            (drop (memory.grow (i32.const 159)))
+            (if (i32.ne (i32.load8_u (i32.const 16)) (i32.const 0x49)) (then (call $exit (i32.const 1))))
+            (if (i64.ne (i64.load (i32.const 1024)) (i64.const 0)) (then (call $exit (i32.const 2))))
+            (if (i64.ne (i64.load (i32.const 3145728)) (i64.const 0)) (then (call $exit (i32.const 3))))
+            (if (i64.ne (i64.load (i32.const 8388608)) (i64.const 0)) (then (call $exit (i32.const 4))))
+            (i32.store8 (i32.const 16) (i32.const 0))
+            (i64.store (i32.const 1024) (i64.const 0x5345435245543131))
+            (i64.store (i32.const 3145728) (i64.const 0x5345435245543232))
+            (i64.store (i32.const 8388608) (i64.const 0x5345435245543333))))"#;
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_concurrent: 1,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let module = sandbox.load_bytes("residue", wat).unwrap();
+    for run in 0..4 {
+        let record = sandbox.run(&module, Job::new().spec()).await.unwrap();
+        assert_eq!(record.outcome, Outcome::Exited { code: 0 }, "run {run}");
+        assert_eq!(record.peak_memory_bytes, 160 * 64 * 1024);
+    }
+}

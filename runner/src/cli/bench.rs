@@ -86,6 +86,7 @@ pub fn run(args: BenchArgs) -> Result<Status> {
         "jobs_per_s": wasm.jobs_per_s,
         "latency_us": wasm.latency_us,
         "failures": wasm.failures,
+        "phases_p50_us": wasm.phases_p50_us,
         "peak_rss_bytes": peak_rss,
     });
     if let Some(command) = &args.compare_process {
@@ -101,6 +102,7 @@ pub fn run(args: BenchArgs) -> Result<Status> {
             "jobs_per_s": process.jobs_per_s,
             "latency_us": process.latency_us,
             "failures": process.failures,
+            "phases_p50_us": process.phases_p50_us,
         });
         out["ratio"] = json!({
             "p50_process_over_wasm": ratio(process.latency_us.p50, wasm.latency_us.p50),
