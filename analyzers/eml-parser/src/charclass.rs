@@ -8,9 +8,6 @@
 //! tests check every class here and in the scanners against `regex-syntax`'s own translation of
 //! the original pattern text, over all of Unicode.
 
-use regex_syntax::hir::{Class, ClassUnicode, HirKind};
-use std::sync::LazyLock;
-
 /// `\w`: the `regex` crate's own word-character table.
 pub fn is_word(c: char) -> bool {
     if c.is_ascii() {
@@ -29,21 +26,11 @@ pub fn is_digit(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_digit();
     }
-    // Built on first use, from regex-syntax's own table: only text with non-ASCII characters
-    // right where a digit may stand pays for it (a few microseconds).
-    static DIGITS: LazyLock<ClassUnicode> = LazyLock::new(|| {
-        let hir = regex_syntax::parse(r"\d").expect("\\d parses");
-        match hir.kind() {
-            HirKind::Class(Class::Unicode(class)) => class.clone(),
-            _ => unreachable!("\\d is a Unicode class"),
-        }
-    });
-    let ranges = DIGITS.ranges();
-    ranges
-        .binary_search_by(|r| {
-            if r.end() < c {
+    DECIMAL_NUMBER
+        .binary_search_by(|(start, end)| {
+            if *end < c {
                 std::cmp::Ordering::Less
-            } else if r.start() > c {
+            } else if *start > c {
                 std::cmp::Ordering::Greater
             } else {
                 std::cmp::Ordering::Equal
@@ -51,6 +38,84 @@ pub fn is_digit(c: char) -> bool {
         })
         .is_ok()
 }
+
+/// The ranges of `\d` (Unicode 16, as regex-syntax 0.8 has them; the test
+/// `classes_are_the_regex_crates` compares them with regex-syntax's own `\d`). Kept here rather
+/// than asking regex-syntax's parser for them at run time, which would link its parser and all
+/// of its Unicode property tables into the module.
+const DECIMAL_NUMBER: &[(char, char)] = &[
+    ('\u{30}', '\u{39}'),
+    ('\u{660}', '\u{669}'),
+    ('\u{6F0}', '\u{6F9}'),
+    ('\u{7C0}', '\u{7C9}'),
+    ('\u{966}', '\u{96F}'),
+    ('\u{9E6}', '\u{9EF}'),
+    ('\u{A66}', '\u{A6F}'),
+    ('\u{AE6}', '\u{AEF}'),
+    ('\u{B66}', '\u{B6F}'),
+    ('\u{BE6}', '\u{BEF}'),
+    ('\u{C66}', '\u{C6F}'),
+    ('\u{CE6}', '\u{CEF}'),
+    ('\u{D66}', '\u{D6F}'),
+    ('\u{DE6}', '\u{DEF}'),
+    ('\u{E50}', '\u{E59}'),
+    ('\u{ED0}', '\u{ED9}'),
+    ('\u{F20}', '\u{F29}'),
+    ('\u{1040}', '\u{1049}'),
+    ('\u{1090}', '\u{1099}'),
+    ('\u{17E0}', '\u{17E9}'),
+    ('\u{1810}', '\u{1819}'),
+    ('\u{1946}', '\u{194F}'),
+    ('\u{19D0}', '\u{19D9}'),
+    ('\u{1A80}', '\u{1A89}'),
+    ('\u{1A90}', '\u{1A99}'),
+    ('\u{1B50}', '\u{1B59}'),
+    ('\u{1BB0}', '\u{1BB9}'),
+    ('\u{1C40}', '\u{1C49}'),
+    ('\u{1C50}', '\u{1C59}'),
+    ('\u{A620}', '\u{A629}'),
+    ('\u{A8D0}', '\u{A8D9}'),
+    ('\u{A900}', '\u{A909}'),
+    ('\u{A9D0}', '\u{A9D9}'),
+    ('\u{A9F0}', '\u{A9F9}'),
+    ('\u{AA50}', '\u{AA59}'),
+    ('\u{ABF0}', '\u{ABF9}'),
+    ('\u{FF10}', '\u{FF19}'),
+    ('\u{104A0}', '\u{104A9}'),
+    ('\u{10D30}', '\u{10D39}'),
+    ('\u{10D40}', '\u{10D49}'),
+    ('\u{11066}', '\u{1106F}'),
+    ('\u{110F0}', '\u{110F9}'),
+    ('\u{11136}', '\u{1113F}'),
+    ('\u{111D0}', '\u{111D9}'),
+    ('\u{112F0}', '\u{112F9}'),
+    ('\u{11450}', '\u{11459}'),
+    ('\u{114D0}', '\u{114D9}'),
+    ('\u{11650}', '\u{11659}'),
+    ('\u{116C0}', '\u{116C9}'),
+    ('\u{116D0}', '\u{116E3}'),
+    ('\u{11730}', '\u{11739}'),
+    ('\u{118E0}', '\u{118E9}'),
+    ('\u{11950}', '\u{11959}'),
+    ('\u{11BF0}', '\u{11BF9}'),
+    ('\u{11C50}', '\u{11C59}'),
+    ('\u{11D50}', '\u{11D59}'),
+    ('\u{11DA0}', '\u{11DA9}'),
+    ('\u{11F50}', '\u{11F59}'),
+    ('\u{16130}', '\u{16139}'),
+    ('\u{16A60}', '\u{16A69}'),
+    ('\u{16AC0}', '\u{16AC9}'),
+    ('\u{16B50}', '\u{16B59}'),
+    ('\u{16D70}', '\u{16D79}'),
+    ('\u{1CCF0}', '\u{1CCF9}'),
+    ('\u{1D7CE}', '\u{1D7FF}'),
+    ('\u{1E140}', '\u{1E149}'),
+    ('\u{1E2F0}', '\u{1E2F9}'),
+    ('\u{1E4F0}', '\u{1E4F9}'),
+    ('\u{1E5F1}', '\u{1E5FA}'),
+    ('\u{1E950}', '\u{1E959}'),
+    ('\u{1FBF0}', '\u{1FBF9}'),
+];
 
 /// The character of `text` ending at byte `pos`, if any.
 pub fn char_before(text: &str, pos: usize) -> Option<char> {
@@ -122,6 +187,7 @@ pub fn next_candidate(text: &str, pos: usize, ascii: impl Fn(u8) -> bool) -> Opt
 #[cfg(test)]
 pub mod check {
     use super::*;
+    use regex_syntax::hir::{Class, ClassUnicode, HirKind};
 
     /// The class regex-syntax makes of `pattern` (a single class, with its flags).
     pub fn class_of(pattern: &str) -> ClassUnicode {
