@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Regenerates every case's expected.json by running the original Python analyzer.
+"""Regenerates every case's expected.json of an analyzer crate by running the original Python analyzer.
 
-Usage: make_golden.py <checkout of TheHive-Project/Cortex-Analyzers>
+Usage: make_golden.py <analyzer crate folder> <the original's script>
 
-Each case folder under tests/corpus/ holds one Cortex job input. This script copies the case
-into a fresh job folder (input/ = the case files minus the goldens and helpers, output/ empty),
-runs the original as Cortex's process runner does (`python3 <analyzer>.py <job folder>`), and
+For example, from the workspace root with a checkout of TheHive-Project/Cortex-Analyzers:
+
+    analyzers/golden/make_golden.py analyzers/validate-observable \\
+        <checkout>/analyzers/ValidateObservable/ValidateObservable.py
+    analyzers/golden/make_golden.py analyzers/safelinks-decoder \\
+        <checkout>/analyzers/MSDefenderOffice365/safelinks_decoder.py
+
+Each case folder under <crate>/tests/corpus/ holds one Cortex job input. This script copies the
+case into a fresh job folder (input/ = the case files minus the goldens and helpers, output/
+empty), runs the original as Cortex's process runner does (`python3 <script> <job folder>`), and
 writes its output/output.json, pretty-printed, as expected.json. The one normalisation: a file
-artifact's random `file` name becomes "sha256:<hex of the file's bytes>".
+artifact's random `file` name becomes "sha256:<hex of the file's bytes>", as the Rust harness
+(analyzer-golden) does for the port's report.
 
 When the original crashes (a Python traceback, no output.json), Cortex's process runner reports
 the job as failed with the process output as the message; the golden is then
@@ -15,6 +23,8 @@ the job as failed with the process output as the message; the golden is then
 
 A case with a generate.py (a large input that is not committed) is generated first; its golden
 is also stored gzip-compressed as expected.json.gz, which is what gets committed.
+
+EmlParser and FileInfo have their own make_golden.py (tests/), with their extra normalisations.
 """
 import gzip
 import hashlib
@@ -25,9 +35,6 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CORPUS = os.path.join(HERE, "corpus")
-ANALYZER = os.path.join("analyzers", "ValidateObservable", "ValidateObservable.py")
 SKIP = {"expected.json", "expected.json.gz", "generate.py", ".gitignore"}
 
 
@@ -58,13 +65,16 @@ def run_case(script, case_dir):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         sys.exit(__doc__)
-    script = os.path.join(os.path.abspath(sys.argv[1]), ANALYZER)
+    corpus = os.path.join(os.path.abspath(sys.argv[1]), "tests", "corpus")
+    script = os.path.abspath(sys.argv[2])
+    if not os.path.isdir(corpus):
+        sys.exit(f"{corpus}: not found (pass an analyzer crate folder, e.g. analyzers/validate-observable)")
     if not os.path.isfile(script):
-        sys.exit(f"{script}: not found (pass the root of a Cortex-Analyzers checkout)")
-    for case in sorted(os.listdir(CORPUS)):
-        case_dir = os.path.join(CORPUS, case)
+        sys.exit(f"{script}: not found (pass the original analyzer's .py in a Cortex-Analyzers checkout)")
+    for case in sorted(os.listdir(corpus)):
+        case_dir = os.path.join(corpus, case)
         if not os.path.isdir(case_dir):  # relaxed.json
             continue
         report = run_case(script, case_dir)
