@@ -66,6 +66,8 @@ pub struct BenchOptions {
     /// A file observable instead of `data` (`dataType: "file"`, copied into every job folder as
     /// Cortex copies an attachment).
     pub file: Option<PathBuf>,
+    /// The worker configuration of every job (`config` in `input.json`).
+    pub config: serde_json::Map<String, serde_json::Value>,
     /// Sandbox limits of every job.
     pub limits: Limits,
 }
@@ -164,10 +166,12 @@ pub fn latency(samples: &mut [Duration]) -> Latency {
 
 /// The `input.json` every benchmark job gets (a file job's `data` is replaced by the attachment).
 fn bench_input(opts: &BenchOptions) -> JobInput {
-    match &opts.file {
+    let mut input = match &opts.file {
         Some(_) => JobInput::new("file", serde_json::Value::Null),
         None => JobInput::new(opts.data_type.as_str(), opts.data.as_str()),
-    }
+    };
+    input.config = opts.config.clone();
+    input
 }
 
 /// Runs `opts.jobs` jobs of `module` through the sandbox, `opts.concurrency` at a time.

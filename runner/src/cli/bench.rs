@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// A file observable (`dataType: "file"`) instead of `--data`, copied into every job folder.
     #[arg(long, value_name = "PATH", conflicts_with = "data")]
     file: Option<PathBuf>,
+    /// The worker configuration of every job (`config` in `input.json`), a JSON object such as
+    /// `'{"check_tlp": false}'`; some analyzers refuse to run without their keys.
+    #[arg(long, value_name = "JSON", value_parser = parse_config)]
+    config: Option<serde_json::Map<String, serde_json::Value>>,
     /// Also run the same jobs as one process per job, `PROGRAM [ARGS...] <job folder>` (Cortex's
     /// process-runner model), e.g. the natively built analyzer or `python3 analyzer.py`; the
     /// command is split on whitespace.
@@ -43,6 +47,24 @@ pub struct BenchArgs {
     /// Wall-clock limit of each job, seconds.
     #[arg(long, default_value_t = 60, value_name = "N")]
     timeout_s: u64,
+}
+
+/// `--config`: a JSON object, or an error saying what was given instead.
+fn parse_config(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!(
+            "expected a JSON object such as '{{\"check_tlp\": false}}', got {}",
+            match other {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
 }
 
 /// Runs the subcommand and prints the figures as one JSON object on stdout.
@@ -65,6 +87,7 @@ pub fn run(args: BenchArgs) -> Result<Status> {
         data: args.data.clone(),
         data_type: args.data_type.clone(),
         file: args.file.clone(),
+        config: args.config.clone().unwrap_or_default(),
         limits: wasm_host::Limits {
             timeout: Duration::from_secs(args.timeout_s),
             ..wasm_host::Limits::default()
