@@ -8,7 +8,7 @@
 //! `input/input.json` last, so that a worker never sees a half-made folder's input.
 
 use crate::input::JobInput;
-use crate::output_dir::remove_tree;
+use crate::output_dir::{list, remove_tree};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
@@ -368,23 +368,9 @@ fn remove_shallow(parent: BorrowedFd<'_>, name: &OsStr, depth: usize) -> io::Res
         Mode::empty(),
     )?;
     let mut listing = rustix::fs::Dir::new(fd)?;
-    // Names first, removals after: POSIX leaves a listing that runs during removals unspecified.
-    let mut entries = Vec::new();
-    while let Some(entry) = listing.read() {
-        let entry = entry?;
-        let bytes = entry.file_name().to_bytes();
-        if bytes != b"." && bytes != b".." {
-            entries.push((entry.file_name().to_owned(), entry.file_type()));
-        }
-    }
+    let entries = list(&mut listing)?;
     let dir = listing.fd()?;
     for (child, file_type) in entries {
-        let file_type = match file_type {
-            FileType::Unknown => FileType::from_raw_mode(
-                rustix::fs::statat(dir, &child, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
-            ),
-            known => known,
-        };
         if file_type == FileType::Directory {
             if depth >= SHALLOW_DEPTH {
                 return Err(io::ErrorKind::DirectoryNotEmpty.into());

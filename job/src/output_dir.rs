@@ -7,10 +7,10 @@
 //! the runner.
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, FileTypeExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -79,11 +79,11 @@ impl OutputDir {
     /// warning: the runner must still be able to write a report there.
     fn open_repairing(job: &Path, warnings: &mut Vec<String>) -> io::Result<OutputDir> {
         let root = Dir::open_ambient_dir(job, ambient_authority())?;
-        match root.symlink_metadata("output") {
-            Ok(metadata) if metadata.is_dir() => {
+        match rustix::fs::statat(&root, "output", AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
                 // A worker that owns `output/` (a Kubernetes pod running as the runner's user)
                 // may have taken away the write access the final report needs.
-                let mode = metadata.permissions().mode() & 0o7777;
+                let mode = stat.st_mode & 0o7777;
                 if mode & 0o700 != 0o700 {
                     root.set_permissions("output", Permissions::from_mode(mode | 0o700))?;
                     warnings.push(format!(
@@ -91,8 +91,8 @@ impl OutputDir {
                     ));
                 }
             }
-            Ok(metadata) => {
-                let kind = kind_of(rustix_type(metadata.file_type()));
+            Ok(stat) => {
+                let kind = kind_of(FileType::from_raw_mode(stat.st_mode));
                 root.remove_file("output")?;
                 root.create_dir("output")?;
                 warnings.push(format!(
@@ -103,7 +103,7 @@ impl OutputDir {
                 root.create_dir("output")?;
                 warnings.push("output/ was missing: created it".to_owned());
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         }
         // Opened for reading (cap-std's own `open_dir` gives an `O_PATH` descriptor, which
         // `sanitise` could not list).
@@ -131,26 +131,14 @@ impl OutputDir {
         let mut planted = Vec::new();
         let mut report_listed = false;
         let mut listing = rustix::fs::Dir::new(rustix::io::fcntl_dupfd_cloexec(&self.dir, 0)?)?;
-        while let Some(entry) = listing.read() {
-            let entry = entry?;
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
-            }
-            let file_type = match entry.file_type() {
-                FileType::Unknown => {
-                    rustix::fs::statat(&self.dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
-                        .map(|stat| FileType::from_raw_mode(stat.st_mode))?
-                }
-                known => known,
-            };
+        for (name, file_type) in list(&mut listing)? {
+            let name = name.to_bytes();
             if file_type == FileType::RegularFile {
                 report_listed |= name == REPORT.as_bytes();
             } else {
                 planted.push((OsStr::from_bytes(name).to_owned(), file_type));
             }
         }
-        drop(listing);
         self.report_listed = Some(report_listed);
         for (name, file_type) in planted {
             let kind = kind_of(file_type);
@@ -248,6 +236,29 @@ impl OutputDir {
     }
 }
 
+/// Every entry of the directory `listing` reads (not `.` and `..`), with its type: as the listing
+/// gives it, or, on a file system that does not, from `stat` without following a link. The
+/// entries are read whole first: POSIX leaves a listing that runs while entries are removed
+/// unspecified.
+pub(crate) fn list(listing: &mut rustix::fs::Dir) -> io::Result<Vec<(CString, FileType)>> {
+    let mut entries = Vec::new();
+    while let Some(entry) = listing.read() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            entries.push((name.to_owned(), entry.file_type()));
+        }
+    }
+    let dir = listing.fd()?;
+    for (name, file_type) in &mut entries {
+        if *file_type == FileType::Unknown {
+            let stat = rustix::fs::statat(dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+            *file_type = FileType::from_raw_mode(stat.st_mode);
+        }
+    }
+    Ok(entries)
+}
+
 /// Removes the directory `name` in `top` and everything below it without recursion and without
 /// following a link: each subdirectory is first renamed to the top level of `top` and queued, so
 /// that any depth of nesting costs neither stack nor more than two open descriptors. (The
@@ -322,27 +333,6 @@ fn kind_of(file_type: FileType) -> &'static str {
         FileType::BlockDevice | FileType::CharacterDevice => "a device",
         FileType::RegularFile => "a regular file",
         FileType::Unknown => "an unknown kind of entry",
-    }
-}
-
-/// A cap-std file type in rustix's terms (for [`kind_of`]).
-fn rustix_type(file_type: cap_std::fs::FileType) -> FileType {
-    if file_type.is_symlink() {
-        FileType::Symlink
-    } else if file_type.is_dir() {
-        FileType::Directory
-    } else if file_type.is_fifo() {
-        FileType::Fifo
-    } else if file_type.is_socket() {
-        FileType::Socket
-    } else if file_type.is_block_device() {
-        FileType::BlockDevice
-    } else if file_type.is_char_device() {
-        FileType::CharacterDevice
-    } else if file_type.is_file() {
-        FileType::RegularFile
-    } else {
-        FileType::Unknown
     }
 }
 
