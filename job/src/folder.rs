@@ -209,9 +209,7 @@ impl JobFolder {
             input.filename = Some(attachment.filename.to_owned());
             input.content_type = Some(attachment.content_type.to_owned());
         }
-        if let Some(cacerts) = input.config.get("cacerts").and_then(|v| v.as_str())
-            && !cacerts.trim().is_empty()
-        {
+        if let Some(cacerts) = cacerts(&input) {
             let path = input_dir.join("cacerts");
             fs::write(&path, cacerts).map_err(|e| create_error(&path, e))?;
         }
@@ -300,11 +298,12 @@ impl JobFolder {
     /// make the runner touch anything else or overflow its stack.
     pub fn remove(self) -> Result<()> {
         let remove = || -> io::Result<()> {
-            // The usual folder (input/ and output/ holding files, as finalisation leaves it) goes
-            // with one listing per directory; anything else (deeper trees, directories without
-            // permission) is left to the careful removal below, which takes over from wherever
-            // the quick one stopped.
-            if remove_shallow(CWD, self.path.as_os_str(), 0).is_ok() {
+            // The usual folder (what `create` wrote, and a report) goes by name, without a
+            // listing. A folder holding more (artifacts) goes with one listing per directory;
+            // anything else (deeper trees, directories without permission) is left to the
+            // careful removal below. Each takes over from wherever the previous one stopped.
+            if self.remove_known().is_ok() || remove_shallow(CWD, self.path.as_os_str(), 0).is_ok()
+            {
                 return Ok(());
             }
             let dir = Dir::open_ambient_dir(&self.path, ambient_authority())?;
@@ -323,6 +322,46 @@ impl JobFolder {
             source,
         })
     }
+}
+
+impl JobFolder {
+    /// Removes the folder when it holds only the files [`JobFolder::create`] writes and
+    /// `output/output.json`: each is unlinked by name, with no listing. Fails, having removed
+    /// what it could, when a directory holds anything else (`ENOTEMPTY`) or is not a plain
+    /// directory (a symlink is refused, never followed).
+    fn remove_known(&self) -> io::Result<()> {
+        let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let job = rustix::fs::openat(CWD, &self.path, dir_flags, Mode::empty())?;
+        let mut input_files = vec!["input.json"];
+        input_files.extend(self.input.file.as_deref());
+        if cacerts(&self.input).is_some() {
+            input_files.push("cacerts");
+        }
+        for (sub, files) in [("input", input_files), ("output", vec!["output.json"])] {
+            let dir = rustix::fs::openat(&job, sub, dir_flags, Mode::empty())?;
+            for file in files {
+                match rustix::fs::unlinkat(&dir, file, AtFlags::empty()) {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            drop(dir);
+            rustix::fs::unlinkat(&job, sub, AtFlags::REMOVEDIR)?;
+        }
+        drop(job);
+        rustix::fs::unlinkat(CWD, &self.path, AtFlags::REMOVEDIR)?;
+        Ok(())
+    }
+}
+
+/// What Cortex writes to `input/cacerts` for `input`: its config's `cacerts` string, unless
+/// it is blank (then there is no such file).
+fn cacerts(input: &JobInput) -> Option<&str> {
+    input
+        .config
+        .get("cacerts")
+        .and_then(|v| v.as_str())
+        .filter(|cacerts| !cacerts.trim().is_empty())
 }
 
 /// Creates `dir/<prefix><random u64>` with `make`, retrying on a name collision, like Java's

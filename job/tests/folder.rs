@@ -279,3 +279,83 @@ fn remove_deletes_the_folder_but_not_what_its_symlinks_point_to_and_never_recurs
         "only keep/ is left"
     );
 }
+
+/// Lists everything under `dir`, relative to it, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut queue = vec![dir.to_owned()];
+    while let Some(current) = queue.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if fs::symlink_metadata(&path).unwrap().is_dir() {
+                queue.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn remove_deletes_every_layout_a_job_leaves_and_nothing_else() {
+    let root = tempfile::tempdir().unwrap();
+    let mut with_cacerts = JobInput::new("ip", "1.1.1.1");
+    with_cacerts.config.insert("cacerts".into(), json!("PEM"));
+    let attachment = Attachment {
+        source: AttachmentSource::Bytes(b"MZ"),
+        filename: "a.exe",
+        content_type: "application/octet-stream",
+    };
+    let file_input = JobInput {
+        data: None,
+        ..JobInput::new("file", "")
+    };
+    // (input, attachment, files the worker left in output/)
+    let layouts: [(&JobInput, Option<Attachment<'_>>, &[&str]); 5] = [
+        (&JobInput::new("ip", "1.1.1.1"), None, &["output.json"]),
+        (&JobInput::new("ip", "1.1.1.1"), None, &[]),
+        (&with_cacerts, None, &["output.json"]),
+        (&file_input, Some(attachment), &["output.json"]),
+        (
+            &JobInput::new("ip", "1.1.1.1"),
+            None,
+            &["output.json", "report.pdf", "x.bin"],
+        ),
+    ];
+    for (input, attachment, outputs) in layouts {
+        let folder = JobFolder::create(root.path(), "r", input, attachment).unwrap();
+        for name in outputs {
+            fs::write(folder.output_dir().join(name), "{}").unwrap();
+        }
+        assert_eq!(
+            tree(folder.path()).len(),
+            3 + outputs.len()
+                + usize::from(attachment.is_some())
+                + usize::from(input == &with_cacerts),
+            "the layout under test is the one intended"
+        );
+        folder.remove().unwrap();
+        assert_eq!(tree(root.path()), Vec::<String>::new(), "{outputs:?}");
+    }
+}
+
+#[test]
+fn remove_does_not_follow_an_output_replaced_by_a_symlink() {
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = root.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::write(elsewhere.join("output.json"), "keep").unwrap();
+    let folder =
+        JobFolder::create(root.path(), "s", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
+    fs::remove_dir(folder.output_dir()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, folder.output_dir()).unwrap();
+
+    folder.remove().unwrap();
+
+    assert_eq!(tree(root.path()), ["elsewhere", "elsewhere/output.json"]);
+    assert_eq!(
+        fs::read_to_string(elsewhere.join("output.json")).unwrap(),
+        "keep"
+    );
+}
