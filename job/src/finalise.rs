@@ -236,10 +236,11 @@ fn judge(
             return Err(format!("output.json cannot be read: {error}{status_note}"));
         }
         &ReportFile::TooLarge(Some(size)) => {
-            // The size in people's units too, when it is not already in bytes.
-            let shown = match human(size) {
-                in_bytes if in_bytes.ends_with(" bytes") => String::new(),
-                other => format!(" ({other})"),
+            // The size in people's units too, from 1 KiB up.
+            let shown = if size >= 1024 {
+                format!(" ({})", human(size))
+            } else {
+                String::new()
             };
             return Err(format!(
                 "output.json is {size} bytes{shown}, limit {}{status_note}",

@@ -186,25 +186,19 @@ pub async fn run_sandbox(
         let sandbox = sandbox.clone();
         let module = module.clone();
         async move {
-            let started = Instant::now();
-            let record = sandbox
-                .run(
-                    &module,
-                    sandbox_run::run_spec(&folder, Vec::new(), opts.limits.clone()),
-                )
-                .await
-                .map_err(sandbox_run::Error::from)?;
-            let run = started.elapsed();
-            let finalised = cortex_job::finalise(
+            let done = sandbox_run::run_and_finalise(
+                &sandbox,
+                &module,
                 &folder,
-                &sandbox_run::worker_end(&record),
+                Vec::new(),
+                opts.limits.clone(),
                 &FinaliseOptions::default(),
             )
-            .map_err(sandbox_run::Error::from)?;
+            .await?;
             Ok(JobRun {
-                success: finalised.success,
-                run,
-                finalise: started.elapsed() - run,
+                success: done.finalised.success,
+                run: done.run_time,
+                finalise: done.finalise_time,
             })
         }
     })

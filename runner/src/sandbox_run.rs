@@ -1,5 +1,7 @@
 //! The per-job path of the wasm backend: run a module on a job folder, then finalise the folder.
 
+use std::time::{Duration, Instant};
+
 use cortex_job::{FinaliseOptions, Finalised, JobFolder, WorkerEnd};
 use wasm_host::{Captured, Limits, Module, Outcome, RunRecord, RunSpec, Sandbox};
 
@@ -17,13 +19,18 @@ pub enum Error {
 /// Result alias of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What one sandboxed job produced: how the guest ended and the final report.
+/// What one sandboxed job produced: how the guest ended, the final report, and how long each
+/// step took.
 #[derive(Debug)]
 pub struct SandboxJob {
     /// The sandbox's run record (outcome, captured output, time, fuel, memory).
     pub record: RunRecord,
     /// The final report, as written to `output/output.json`.
     pub finalised: Finalised,
+    /// The whole sandbox step: setting the guest's world up, running it, tearing it down.
+    pub run_time: Duration,
+    /// Finalisation of the folder.
+    pub finalise_time: Duration,
 }
 
 /// Runs `module` on `folder` (the guest's argv is `[<module name>, "/job"]`) and finalises the
@@ -36,9 +43,16 @@ pub async fn run_and_finalise(
     limits: Limits,
     options: &FinaliseOptions,
 ) -> Result<SandboxJob> {
+    let started = Instant::now();
     let record = sandbox.run(module, run_spec(folder, env, limits)).await?;
+    let run_time = started.elapsed();
     let finalised = cortex_job::finalise(folder, &worker_end(&record), options)?;
-    Ok(SandboxJob { record, finalised })
+    Ok(SandboxJob {
+        record,
+        finalised,
+        run_time,
+        finalise_time: started.elapsed() - run_time,
+    })
 }
 
 /// The sandbox's view of `folder`: its `input/` and `output/`, with `env` and `limits`.
