@@ -2,6 +2,11 @@
 //! (`test-programs/src/bin/honest.rs`: parse input.json, SHA-256 the observable, write a report),
 //! read `output.json` back, remove the folder. Prints one JSON object per configuration.
 //!
+//! Then the sandbox step alone, on one job folder made once (so that no folder is created or
+//! removed): `sandbox_only` rows give the median of `Sandbox::run` for a module that only calls
+//! `proc_exit(0)` (what any guest pays: WASI context with its two preopens, store, instance,
+//! teardown and memory reset) and for the honest analyzer (plus its WASI calls and its work).
+//!
 //! `cargo bench -p wasm-host --bench per_job [-- JOBS [ROOT]]`; ROOT defaults to `/dev/shm`
 //! (tmpfs: on a disk, file-system calls dominate and the figures are several times worse).
 
@@ -117,5 +122,58 @@ fn main() {
     ] {
         measure(name, config.clone(), jobs, 1, &root);
         measure(name, config, jobs, 2, &root);
+    }
+    sandbox_only(jobs, &root);
+}
+
+/// A module that does nothing but exit with status 0.
+const EXIT_ONLY: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 0))))"#;
+
+/// Medians of `Sandbox::run` alone, alternating the two modules run by run on one folder.
+fn sandbox_only(runs: usize, root: &Path) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sandbox = Sandbox::new(SandboxConfig::default()).unwrap();
+    let exit_only = sandbox
+        .load_bytes("exit-only", EXIT_ONLY.as_bytes())
+        .unwrap();
+    let honest = sandbox
+        .load(Path::new(test_programs_artifacts::HONEST))
+        .unwrap();
+    let dir = root.join(format!("bench-sandbox-only-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("input")).unwrap();
+    std::fs::create_dir(dir.join("output")).unwrap();
+    std::fs::write(dir.join("input/input.json"), INPUT_JSON).unwrap();
+    let mut times: [Vec<Duration>; 2] = Default::default();
+    runtime.block_on(async {
+        for i in 0..runs + 200 {
+            for (slot, module) in [&exit_only, &honest].into_iter().enumerate() {
+                let started = Instant::now();
+                let record = sandbox
+                    .run(module, RunSpec::new(dir.join("input"), dir.join("output")))
+                    .await
+                    .unwrap();
+                let elapsed = started.elapsed();
+                assert_eq!(record.exit_code(), Some(0), "{:?}", record.outcome);
+                // The first runs fault the pool's pages in.
+                if i >= 200 {
+                    times[slot].push(elapsed);
+                }
+            }
+        }
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (name, mut samples) in ["exit-only", "honest"].into_iter().zip(times) {
+        samples.sort();
+        println!(
+            "{{\"config\":\"sandbox_only\",\"module\":\"{name}\",\"runs\":{runs},\"p50_us\":{},\"p90_us\":{}}}",
+            percentile(&samples, 0.50),
+            percentile(&samples, 0.90),
+        );
     }
 }
