@@ -322,9 +322,7 @@ impl JobFolder {
             source,
         })
     }
-}
 
-impl JobFolder {
     /// Removes the folder when it holds only the files [`JobFolder::create`] writes and
     /// `output/output.json`: each is unlinked by name, with no listing. Fails, having removed
     /// what it could, when a directory holds anything else (`ENOTEMPTY`) or is not a plain
