@@ -31,12 +31,7 @@ fn planted_symlinks_are_removed_and_artifacts_naming_them_dropped() {
                       file_artifact("real.bin")]
     }));
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     let mut warnings = vec![
         format!(
@@ -77,12 +72,7 @@ fn a_symlinked_output_json_is_never_read_nor_followed() {
     let before = f.snapshot_outside_output();
     symlink("/etc/passwd", f.out("output.json")).unwrap();
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     assert_eq!(
         done.report,
@@ -121,12 +111,7 @@ fn directories_are_removed_without_following_links_inside_them() {
     }));
     let before = f.snapshot_outside_output();
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     let mut removals = done.warnings[..2].to_vec();
     removals.sort();
@@ -199,12 +184,7 @@ fn fifos_and_sockets_are_removed_and_a_fifo_output_json_does_not_hang() {
     let _listener = std::os::unix::net::UnixListener::bind(f.out("sock")).unwrap();
     let before = f.snapshot_outside_output();
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     let mut warnings = done.warnings.clone();
     warnings.sort();
@@ -269,12 +249,7 @@ fn a_200000_deep_report_fails_cleanly() {
     let deep = format!("{prefix}{}{}}}", "[".repeat(200_000), "]".repeat(200_000));
     fs::write(f.out("output.json"), deep).unwrap();
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     // The top-level object is level 1, so the 127th `[` (column 23 + 127) opens level 128.
     assert_eq!(
@@ -316,12 +291,7 @@ fn an_output_folder_replaced_by_a_symlink_is_rebuilt_without_touching_the_target
         .map(|e| e.unwrap().path())
         .collect();
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     assert_eq!(
         done.report["runnerWarnings"],
@@ -357,12 +327,7 @@ fn a_flood_of_planted_entries_yields_a_bounded_warning_list() {
     }
     f.write_report(&json!({"success": true, "full": {}}));
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     assert_eq!(done.warnings.len(), 101);
     assert_eq!(done.warnings[100], "... and 50 more warnings");
@@ -380,12 +345,7 @@ fn an_output_folder_made_read_only_is_given_back_its_write_access() {
     f.write_report(&json!({"success": true, "full": {}}));
     fs::set_permissions(f.folder.output_dir(), fs::Permissions::from_mode(0o555)).unwrap();
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     let warning = "output/ had mode 0555: gave the runner read, write and search access back";
     assert_eq!(done.warnings, [warning]);

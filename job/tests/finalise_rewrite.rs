@@ -5,7 +5,6 @@
 mod common;
 
 use common::fixture;
-use cortex_job::{FinaliseOptions, WorkerEnd, finalise};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -23,12 +22,7 @@ fn a_report_already_in_its_final_form_is_left_in_place() {
     fs::write(f.out("output.json"), CANONICAL).unwrap();
     let before = inode(&f.out("output.json"));
 
-    let done = finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    let done = f.finalise_exited(0);
 
     assert!(done.success);
     assert_eq!(inode(&f.out("output.json")), before, "the same file");
@@ -46,12 +40,7 @@ fn a_report_in_another_layout_is_replaced_by_the_compact_form() {
     fs::write(f.out("output.json"), &pretty).unwrap();
     let before = inode(&f.out("output.json"));
 
-    finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    f.finalise_exited(0);
 
     assert_ne!(inode(&f.out("output.json")), before, "a new file");
     assert_eq!(fs::read_to_string(f.out("output.json")).unwrap(), CANONICAL);
@@ -65,12 +54,7 @@ fn a_final_form_report_that_is_also_linked_elsewhere_is_rewritten_and_the_other_
     fs::write(&elsewhere, CANONICAL).unwrap();
     fs::hard_link(&elsewhere, f.out("output.json")).unwrap();
 
-    finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    f.finalise_exited(0);
 
     assert_ne!(inode(&f.out("output.json")), inode(&elsewhere));
     assert_eq!(fs::metadata(f.out("output.json")).unwrap().nlink(), 1);
@@ -86,12 +70,7 @@ fn a_final_form_report_others_cannot_read_is_rewritten_readable() {
     fs::set_permissions(f.out("output.json"), fs::Permissions::from_mode(0o600)).unwrap();
     let before = inode(&f.out("output.json"));
 
-    finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    f.finalise_exited(0);
 
     assert_ne!(inode(&f.out("output.json")), before);
     let mode = fs::metadata(f.out("output.json")).unwrap().mode() & 0o777;
@@ -106,12 +85,7 @@ fn a_repaired_report_is_rewritten_even_when_it_was_compact() {
     fs::write(f.out("output.json"), r#"{"success":true,"full":{"a":1}}"#).unwrap();
     let before = inode(&f.out("output.json"));
 
-    finalise(
-        &f.folder,
-        &WorkerEnd::exited(0),
-        &FinaliseOptions::default(),
-    )
-    .unwrap();
+    f.finalise_exited(0);
 
     assert_ne!(inode(&f.out("output.json")), before);
     let written: serde_json::Value =

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use cortex_job::{JobFolder, JobInput};
+use cortex_job::{FinaliseOptions, Finalised, JobFolder, JobInput, WorkerEnd, finalise};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fs;
@@ -60,6 +60,16 @@ impl Fixture {
     /// `output/<name>`.
     pub fn out(&self, name: &str) -> PathBuf {
         self.folder.output_dir().join(name)
+    }
+
+    /// Finalises the folder after a worker that exited with `code`, with the default options.
+    pub fn finalise_exited(&self, code: i32) -> Finalised {
+        finalise(
+            &self.folder,
+            &WorkerEnd::exited(code),
+            &FinaliseOptions::default(),
+        )
+        .unwrap()
     }
 
     /// Writes `output/output.json` as a worker would.
