@@ -12,10 +12,11 @@
 //!    `errorMessage` names the cause, followed by the tails of stderr and stdout;
 //! 4. write the final report atomically and return it.
 
+use crate::bytes::format_bytes;
 use crate::folder::JobFolder;
-use crate::input::scrub_secrets;
-use crate::output_dir::{OutputDir, ReportFile};
+use crate::output_dir::{Caps, OutputDir, ReportFile, shown};
 use crate::parse::{MAX_PARSE_DEPTH, ParseProblem, parse_bounded};
+use crate::scrub::Secrets;
 use crate::validate::{kind, validate_success};
 use serde_json::{Map, Value};
 use std::io;
@@ -26,7 +27,8 @@ use std::path::PathBuf;
 pub const MAX_WARNINGS: usize = 100;
 
 /// The key under which the runner's warnings appear: in `full` on success, at the top level on
-/// failure.
+/// failure. Only finalisation writes it: wherever a worker put it in its report, it is removed
+/// with a warning.
 pub const RUNNER_WARNINGS: &str = "runnerWarnings";
 
 /// How the worker stopped, in terms every backend can state.
@@ -34,10 +36,17 @@ pub const RUNNER_WARNINGS: &str = "runnerWarnings";
 pub struct WorkerEnd {
     /// Exit status or failure.
     pub status: EndStatus,
-    /// The end of the worker's stdout (with a truncation note from the caller, if any).
+    /// The end of the worker's stdout as captured, unscrubbed: finalisation scrubs the job's
+    /// secrets from it, then keeps at most [`FinaliseOptions::max_tail_bytes`] of it.
     pub stdout_tail: String,
-    /// The end of the worker's stderr (with a truncation note from the caller, if any).
+    /// The end of the worker's stderr, as `stdout_tail`.
     pub stderr_tail: String,
+    /// How many bytes of stdout came before `stdout_tail` (0: the tail is all of it). When not
+    /// 0, the tail begins where a capture cut the stream, and a part of a secret there is
+    /// scrubbed too.
+    pub stdout_dropped: u64,
+    /// How many bytes of stderr came before `stderr_tail`, as `stdout_dropped`.
+    pub stderr_dropped: u64,
 }
 
 /// Whether the worker ran to an exit or was stopped.
@@ -60,6 +69,8 @@ impl WorkerEnd {
             status: EndStatus::Exited(code),
             stdout_tail: String::new(),
             stderr_tail: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
         }
     }
 
@@ -71,6 +82,8 @@ impl WorkerEnd {
             },
             stdout_tail: String::new(),
             stderr_tail: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
         }
     }
 
@@ -85,9 +98,26 @@ impl WorkerEnd {
         self.stderr_tail = tail.into();
         self
     }
+
+    /// The same end, saying that `dropped` bytes of stdout came before its tail.
+    pub fn with_stdout_dropped(mut self, dropped: u64) -> Self {
+        self.stdout_dropped = dropped;
+        self
+    }
+
+    /// The same end, saying that `dropped` bytes of stderr came before its tail.
+    pub fn with_stderr_dropped(mut self, dropped: u64) -> Self {
+        self.stderr_dropped = dropped;
+        self
+    }
 }
 
 /// Limits applied to the worker's output.
+///
+/// The three caps on what a worker leaves in `output/` fail the job when exceeded: the listing
+/// of `output/` stops at the first one exceeded, everything in `output/` is removed, and the
+/// failure report names the cap, its value and the runner configuration key that sets it
+/// (`jobs.max_artifacts`, `jobs.max_artifact_mib`, `jobs.max_artifact_total_mib`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinaliseOptions {
     /// The largest `output.json` read, in bytes. Default 16 MiB.
@@ -95,6 +125,21 @@ pub struct FinaliseOptions {
     /// The deepest nesting of arrays and objects accepted in `output.json` (the top-level object
     /// is depth 1). Default and maximum [`MAX_PARSE_DEPTH`] (127, serde_json's own limit).
     pub max_depth: usize,
+    /// The most entries `output/` may hold, `output.json` and anything planted (directories,
+    /// symlinks, ...) included; the contents of subdirectories are not counted, they are removed
+    /// anyway. Default 10,000.
+    pub max_artifacts: u64,
+    /// The largest file in `output/` other than `output.json` (which has `max_output_bytes`),
+    /// in bytes, counting the larger of its apparent size and its allocated size, so that a
+    /// sparse file is measured by what a reader of it gets. Default 512 MiB.
+    pub max_artifact_bytes: u64,
+    /// The most bytes all files in `output/` but `output.json` may hold together, measured as
+    /// `max_artifact_bytes` measures each. Default 1 GiB.
+    pub max_artifact_total_bytes: u64,
+    /// The most bytes of each of stderr and stdout quoted in a failure report (their end, after
+    /// scrubbing secrets). Default 16 KiB: Cortex stores the report and TheHive shows it, where
+    /// the last few kilobytes are what explains a failure.
+    pub max_tail_bytes: usize,
 }
 
 impl Default for FinaliseOptions {
@@ -102,6 +147,10 @@ impl Default for FinaliseOptions {
         Self {
             max_output_bytes: 16 * 1024 * 1024,
             max_depth: MAX_PARSE_DEPTH,
+            max_artifacts: 10_000,
+            max_artifact_bytes: 512 * 1024 * 1024,
+            max_artifact_total_bytes: 1024 * 1024 * 1024,
+            max_tail_bytes: 16 * 1024,
         }
     }
 }
@@ -150,25 +199,30 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
         source,
     };
     let mut out = OutputDir::open(folder.path(), &mut warnings).map_err(open_error)?;
-    out.sanitise(&mut warnings).map_err(open_error)?;
-    // A stopped worker fails the job whatever it wrote, so its report is not even read.
-    let (read, outcome) = match &end.status {
-        EndStatus::Failed { cause } => (None, Err(cause.clone())),
-        EndStatus::Exited(code) => {
+    let caps = Caps {
+        max_entries: opts.max_artifacts,
+        max_file_bytes: opts.max_artifact_bytes,
+        max_total_bytes: opts.max_artifact_total_bytes,
+    };
+    let over_cap = out.sanitise(&caps, &mut warnings).map_err(open_error)?;
+    // A stopped worker fails the job whatever it wrote, so its report is not even read; nor is
+    // the report of a worker that left more than the caps allow (it was removed with the rest).
+    let (read, outcome) = match (&end.status, over_cap) {
+        (EndStatus::Failed { cause }, over_cap) => {
+            warnings.extend(over_cap);
+            (None, Err(cause.clone()))
+        }
+        (&EndStatus::Exited(code), Some(over_cap)) => (None, Err(over_cap + &status_note(code))),
+        (&EndStatus::Exited(code), None) => {
             let read = out.read_report(opts.max_output_bytes);
-            let outcome = judge(&read, *code, opts, &out, &mut warnings);
+            let outcome = judge(&read, code, opts, &out, &mut warnings);
             (Some(read), outcome)
         }
     };
+    let secrets = folder.input().secrets();
     let report = match outcome {
         Ok(Verdict::Success(mut report)) => {
             if let Some(Value::Object(full)) = report.get_mut("full") {
-                // The key is the runner's: a worker must not be able to speak in its name.
-                if full.shift_remove(RUNNER_WARNINGS).is_some() {
-                    warnings.push(format!(
-                        "removed the worker's own `full.{RUNNER_WARNINGS}`: the key is reserved for the runner"
-                    ));
-                }
                 cap_warnings(&mut warnings);
                 if !warnings.is_empty() {
                     full.insert(RUNNER_WARNINGS.into(), warnings_value(&warnings));
@@ -176,10 +230,12 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
             }
             Value::Object(report)
         }
-        Ok(Verdict::WorkerFailure(message)) => failure(folder, message, &mut warnings),
+        Ok(Verdict::WorkerFailure(message)) => {
+            failure(folder, &message, "", &mut warnings, &secrets)
+        }
         Err(cause) => {
-            let message = cause + &tails(folder, end);
-            failure(folder, message, &mut warnings)
+            let tails = tails(end, opts, &secrets);
+            failure(folder, &cause, &tails, &mut warnings, &secrets)
         }
     };
     let bytes = serde_json::to_vec(&report).map_err(|e| FinaliseError::WriteReport {
@@ -204,6 +260,16 @@ pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> 
     })
 }
 
+/// " (the worker exited with status 3)", or nothing for status 0: problems with the output say
+/// the exit status too when it was not 0.
+fn status_note(code: i32) -> String {
+    if code == 0 {
+        String::new()
+    } else {
+        format!(" (the worker exited with status {code})")
+    }
+}
+
 /// What the worker's own report says, when it is usable.
 enum Verdict {
     /// A checked success report.
@@ -220,12 +286,7 @@ fn judge(
     out: &OutputDir,
     warnings: &mut Vec<String>,
 ) -> Result<Verdict, String> {
-    // Problems with the report say the exit status too when it was not 0.
-    let status_note = if code == 0 {
-        String::new()
-    } else {
-        format!(" (the worker exited with status {code})")
-    };
+    let status_note = status_note(code);
     let bytes = match read {
         ReportFile::Missing => {
             return Err(format!(
@@ -238,19 +299,19 @@ fn judge(
         &ReportFile::TooLarge(Some(size)) => {
             // The size in people's units too, from 1 KiB up.
             let shown = if size >= 1024 {
-                format!(" ({})", human(size))
+                format!(" ({})", format_bytes(size))
             } else {
                 String::new()
             };
             return Err(format!(
                 "output.json is {size} bytes{shown}, limit {}{status_note}",
-                human(opts.max_output_bytes)
+                format_bytes(opts.max_output_bytes)
             ));
         }
         ReportFile::TooLarge(None) => {
             return Err(format!(
                 "output.json grew past the limit of {} while being read{status_note}",
-                human(opts.max_output_bytes)
+                format_bytes(opts.max_output_bytes)
             ));
         }
         ReportFile::Bytes(report) => &report.bytes,
@@ -260,7 +321,7 @@ fn judge(
             "exited with status {code} and an empty output.json"
         ));
     }
-    let report = match parse_bounded(bytes, opts.max_depth) {
+    let mut report = match parse_bounded(bytes, opts.max_depth) {
         Ok(Value::Object(report)) => report,
         Ok(other) => {
             return Err(format!(
@@ -283,6 +344,16 @@ fn judge(
             ));
         }
     };
+    // The key is the runner's: a worker must not be able to speak in its name, wherever it
+    // puts it.
+    for (key, value) in report.iter_mut() {
+        strip_runner_warnings(value, &shown(key), warnings);
+    }
+    if report.shift_remove(RUNNER_WARNINGS).is_some() {
+        warnings.push(format!(
+            "removed the worker's own `{RUNNER_WARNINGS}`: the key is reserved for the runner"
+        ));
+    }
     match report.get("success") {
         Some(Value::Bool(true)) => {
             let report = validate_success(report, out, warnings).map_err(|e| e + &status_note)?;
@@ -309,13 +380,49 @@ fn judge(
     }
 }
 
-/// The failure report: the message, the runner's own redaction of the real input (never the
-/// worker's copy), and the warnings.
+/// Removes every `runnerWarnings` key below `value` (at `path` in the report), with a warning
+/// for each. The report's nesting is bounded by its parser ([`FinaliseOptions::max_depth`]).
+fn strip_runner_warnings(value: &mut Value, path: &str, warnings: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (key, child) in object.iter_mut() {
+                strip_runner_warnings(child, &format!("{path}.{}", shown(key)), warnings);
+            }
+            if object.shift_remove(RUNNER_WARNINGS).is_some() {
+                warnings.push(format!(
+                    "removed the worker's own `{path}.{RUNNER_WARNINGS}`: the key is reserved for the runner"
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                strip_runner_warnings(item, &format!("{path}[{index}]"), warnings);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The failure report: `head` (the cause, or the worker's own message) and `tails`, the
+/// runner's own redaction of the real input (never the worker's copy), and the warnings.
 ///
 /// Cortex keeps only `errorMessage` and `input` of a failed job, so the warnings are also
-/// appended to the message, where its users can read them.
-fn failure(folder: &JobFolder, mut message: String, warnings: &mut Vec<String>) -> Value {
+/// appended to the message, where its users can read them. Everything in it that may quote the
+/// worker (its message, the names of what it left in `output/`) is scrubbed of the job's
+/// secrets; `tails` are scrubbed already.
+fn failure(
+    folder: &JobFolder,
+    head: &str,
+    tails: &str,
+    warnings: &mut Vec<String>,
+    secrets: &Secrets,
+) -> Value {
     cap_warnings(warnings);
+    for warning in warnings.iter_mut() {
+        *warning = secrets.scrub(warning);
+    }
+    let mut message = secrets.scrub(head);
+    message.push_str(tails);
     if !warnings.is_empty() {
         message.push_str("\n--- runner warnings ---");
         for warning in warnings.iter() {
@@ -333,18 +440,29 @@ fn failure(folder: &JobFolder, mut message: String, warnings: &mut Vec<String>) 
     Value::Object(report)
 }
 
-/// The stderr and stdout tails to append to an error message, secrets scrubbed.
-fn tails(folder: &JobFolder, end: &WorkerEnd) -> String {
-    let secrets = folder.input().secret_values();
+/// The stderr and stdout tails to append to an error message: each scrubbed of the job's
+/// secrets whole, then cut to its last [`FinaliseOptions::max_tail_bytes`], then scrubbed of a
+/// partial secret at the cut, with a note of how much was left out.
+fn tails(end: &WorkerEnd, opts: &FinaliseOptions, secrets: &Secrets) -> String {
     let mut text = String::new();
-    for (name, tail) in [("stderr", &end.stderr_tail), ("stdout", &end.stdout_tail)] {
-        let tail = tail.trim_end();
-        if !tail.is_empty() {
+    for (name, tail, dropped) in [
+        ("stderr", &end.stderr_tail, end.stderr_dropped),
+        ("stdout", &end.stdout_tail, end.stdout_dropped),
+    ] {
+        let (kept, cut) = secrets.tail(tail.trim_end(), opts.max_tail_bytes, dropped > 0);
+        if kept.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n--- {name} (tail) ---\n"));
+        let whole = u64::try_from(tail.len()).unwrap_or(u64::MAX);
+        if dropped > 0 || cut {
             text.push_str(&format!(
-                "\n--- {name} (tail) ---\n{}",
-                scrub_secrets(tail, &secrets)
+                "[{} bytes in all; last {} shown]\n",
+                dropped.saturating_add(whole),
+                kept.len()
             ));
         }
+        text.push_str(&kept);
     }
     text
 }
@@ -359,33 +477,4 @@ fn cap_warnings(warnings: &mut Vec<String>) {
 
 fn warnings_value(warnings: &[String]) -> Value {
     Value::Array(warnings.iter().cloned().map(Value::String).collect())
-}
-
-/// A byte count for people: whole KiB/MiB/GiB when exact, else one decimal; bytes below 1 KiB.
-pub(crate) fn human(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
-    for (size, unit) in UNITS {
-        if bytes >= size {
-            return if bytes.is_multiple_of(size) {
-                format!("{} {unit}", bytes / size)
-            } else {
-                format!("{:.1} {unit}", bytes as f64 / size as f64)
-            };
-        }
-    }
-    format!("{bytes} bytes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(human(268_435_456), "256 MiB");
-        assert_eq!(human(16 * 1024 * 1024), "16 MiB");
-        assert_eq!(human(1536), "1.5 KiB");
-        assert_eq!(human(3 << 30), "3 GiB");
-        assert_eq!(human(100), "100 bytes");
-    }
 }

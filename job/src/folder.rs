@@ -14,8 +14,8 @@ use cap_std::fs::Dir;
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Write};
-use std::os::fd::BorrowedFd;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,39 @@ pub enum FolderError {
         /// The parser's complaint, with line and column.
         source: serde_json::Error,
     },
-    /// `output` exists but is not a directory (or is a symlink).
+    /// `input`, `input/input.json`, the attachment or `output` is a symlink: a job folder is
+    /// never followed out of itself.
+    #[error(
+        "{0} is a symlink: the runner follows no symlink in a job folder (it would read whatever the link points at, and show it to the worker); pass the folder Cortex created"
+    )]
+    Symlink(PathBuf),
+    /// `tlp` or `pap` in `input/input.json` is outside the levels Cortex accepts.
+    #[error("{path}: {source}")]
+    LevelOutOfRange {
+        /// The input file.
+        path: PathBuf,
+        /// Which level, and its value.
+        source: crate::input::LevelError,
+    },
+    /// input.json's `file` is not a plain file name.
+    #[error(
+        "{path} names the attachment {name:?} in `file`, which is not a plain file name in input/"
+    )]
+    InvalidAttachmentName {
+        /// The input file.
+        path: PathBuf,
+        /// The name in `file`.
+        name: String,
+    },
+    /// The attachment input.json names is missing or not a regular file.
+    #[error("{path} (the attachment named by `file` in input.json) is {what}, not a regular file")]
+    AttachmentNotAFile {
+        /// The attachment's path.
+        path: PathBuf,
+        /// What it is instead: "missing", "a directory", ...
+        what: &'static str,
+    },
+    /// `output` exists but is not a directory.
     #[error("{0} exists but is not a directory: the worker writes its report there, so remove it")]
     OutputNotADirectory(PathBuf),
     /// Removing the folder failed.
@@ -223,6 +255,12 @@ impl JobFolder {
     /// A missing `output/` is created (Cortex always creates it, and cortexutils creates it before
     /// writing a report); an `output` that is not a directory is an error. An `output/` that
     /// already holds files is accepted: finalising a job whose worker ran before is legitimate.
+    ///
+    /// Nothing inside the folder is followed: `input/`, `input/input.json`, the attachment and
+    /// `output/` must not be symlinks ([`FolderError::Symlink`]), and `input.json` and the
+    /// attachment are opened with `O_NOFOLLOW` relative to `input/`, itself opened with
+    /// `O_NOFOLLOW`. `tlp` and `pap` must be within [`crate::TLP_RANGE`] and [`crate::PAP_RANGE`];
+    /// the attachment (`file` in input.json) must be a regular file directly in `input/`.
     pub fn open(path: &Path) -> Result<JobFolder> {
         let metadata = fs::metadata(path).map_err(|source| FolderError::Open {
             path: path.to_owned(),
@@ -231,30 +269,82 @@ impl JobFolder {
         if !metadata.is_dir() {
             return Err(FolderError::NotADirectory(path.to_owned()));
         }
-        let input_path = path.join("input").join("input.json");
-        match fs::metadata(&input_path) {
-            Ok(metadata) if metadata.is_file() => {}
-            _ => return Err(FolderError::MissingInput(input_path)),
+        let open_error = |path: &Path| {
+            let path = path.to_owned();
+            move |error: rustix::io::Errno| FolderError::Open {
+                path,
+                source: error.into(),
+            }
+        };
+        let job = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(open_error(path))?;
+        let input_dir = path.join("input");
+        let input_path = input_dir.join("input.json");
+        let input_fd = match rustix::fs::openat(&job, "input", NOFOLLOW_DIR, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::LOOP) => return Err(FolderError::Symlink(input_dir)),
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => {
+                // `input` may still be a symlink to something that is not a directory.
+                return Err(if is_symlink(&job, "input") {
+                    FolderError::Symlink(input_dir)
+                } else {
+                    FolderError::MissingInput(input_path)
+                });
+            }
+            Err(error) => return Err(open_error(&input_dir)(error)),
+        };
+        let (file, _) = match open_regular(&input_fd, "input.json") {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return Err(FolderError::MissingInput(input_path)),
+            Err(rustix::io::Errno::LOOP) => return Err(FolderError::Symlink(input_path)),
+            Err(rustix::io::Errno::NOENT) => return Err(FolderError::MissingInput(input_path)),
+            Err(error) => {
+                return Err(FolderError::ReadInput {
+                    path: input_path,
+                    source: error.into(),
+                });
+            }
+        };
+        let mut bytes = Vec::new();
+        fs::File::from(file)
+            .read_to_end(&mut bytes)
+            .map_err(|source| FolderError::ReadInput {
+                path: input_path.clone(),
+                source,
+            })?;
+        let input: JobInput =
+            serde_json::from_slice(&bytes).map_err(|source| FolderError::InvalidInput {
+                path: input_path.clone(),
+                source,
+            })?;
+        input
+            .check_levels()
+            .map_err(|source| FolderError::LevelOutOfRange {
+                path: input_path.clone(),
+                source,
+            })?;
+        if let Some(name) = &input.file {
+            check_attachment(&input_fd, &input_dir, name)?;
         }
-        let bytes = fs::read(&input_path).map_err(|source| FolderError::ReadInput {
-            path: input_path.clone(),
-            source,
-        })?;
-        let input = serde_json::from_slice(&bytes).map_err(|source| FolderError::InvalidInput {
-            path: input_path,
-            source,
-        })?;
         let output = path.join("output");
-        match fs::symlink_metadata(&output) {
-            Ok(metadata) if metadata.is_dir() => {}
-            Ok(_) => return Err(FolderError::OutputNotADirectory(output)),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&output).map_err(|source| create_error(&output, source))?;
+        match rustix::fs::statat(&job, "output", AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+                FileType::Directory => {}
+                FileType::Symlink => return Err(FolderError::Symlink(output)),
+                _ => return Err(FolderError::OutputNotADirectory(output)),
+            },
+            Err(rustix::io::Errno::NOENT) => {
+                rustix::fs::mkdirat(&job, "output", Mode::from_raw_mode(0o777))
+                    .map_err(|source| create_error(&output, source.into()))?;
             }
             Err(source) => {
                 return Err(FolderError::Open {
                     path: output,
-                    source,
+                    source: source.into(),
                 });
             }
         }
@@ -360,6 +450,68 @@ fn cacerts(input: &JobInput) -> Option<&str> {
         .get("cacerts")
         .and_then(|v| v.as_str())
         .filter(|cacerts| !cacerts.trim().is_empty())
+}
+
+/// Flags of a directory inside a job folder opened for reading, never through a symlink.
+const NOFOLLOW_DIR: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// Whether `name` in `dir` is a symlink (false when it cannot be looked at).
+fn is_symlink(dir: impl AsFd, name: &str) -> bool {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Symlink)
+}
+
+/// Opens `name` in `dir` for reading with `O_NOFOLLOW` (`ELOOP` for a symlink) and `O_NONBLOCK`
+/// (a fifo cannot hang the runner): the file and what it is, or `None` when it is not a regular
+/// file.
+fn open_regular(dir: impl AsFd, name: &str) -> rustix::io::Result<Option<(OwnedFd, u64)>> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    Ok(Some((fd, u64::try_from(stat.st_size).unwrap_or(0))))
+}
+
+/// Checks that the attachment `name` (input.json's `file`) is a plain name of a regular file in
+/// `input/`, opened without following a symlink.
+fn check_attachment(input: &OwnedFd, input_dir: &Path, name: &str) -> Result<()> {
+    let path = input_dir.join(name);
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(FolderError::InvalidAttachmentName {
+            path: input_dir.join("input.json"),
+            name: name.to_owned(),
+        });
+    }
+    let not_a_file = |what: &'static str| FolderError::AttachmentNotAFile {
+        path: path.clone(),
+        what,
+    };
+    match open_regular(input, name) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(
+            match rustix::fs::statat(input, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
+                    not_a_file("a directory")
+                }
+                _ => not_a_file("a special file (device, fifo or socket)"),
+            },
+        ),
+        Err(rustix::io::Errno::LOOP) => Err(FolderError::Symlink(path)),
+        Err(rustix::io::Errno::NOENT) => Err(not_a_file("missing")),
+        Err(error) => Err(FolderError::Open {
+            path,
+            source: error.into(),
+        }),
+    }
 }
 
 /// Creates `dir/<prefix><random u64>` with `make`, retrying on a name collision, like Java's

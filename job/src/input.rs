@@ -6,8 +6,10 @@
 //! same layout, and keeps every key it does not know in [`JobInput::extra`] so that nothing a newer
 //! Cortex adds is lost on the way through.
 
+use crate::scrub::Secrets;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::ops::RangeInclusive;
 
 /// What cortexutils writes in place of a secret configuration value.
 pub const REDACTED: &str = "REMOVED";
@@ -15,6 +17,33 @@ pub const REDACTED: &str = "REMOVED";
 /// The lower-case fragments that mark a `config` key as secret (cortexutils'
 /// `DEFAULT_SECRET_PHRASES`).
 pub const SECRET_PHRASES: [&str; 3] = ["key", "password", "secret"];
+
+/// The TLP levels Cortex accepts: 0 (white), 1 (green), 2 (amber), 3 (red). Cortex checks them
+/// with `TlpAttributeFormat.isValidValue` (`0 <= value && value <= 3`), the attribute format of
+/// its job's `tlp` and `pap` (`app/org/thp/cortex/models/TlpAttributeFormat.scala`, `Job.scala`).
+pub const TLP_RANGE: RangeInclusive<i64> = 0..=3;
+
+/// The PAP levels Cortex accepts: 0 to 3, the same check as [`TLP_RANGE`] (Cortex's job model
+/// gives `pap` the very attribute format of `tlp`).
+pub const PAP_RANGE: RangeInclusive<i64> = 0..=3;
+
+/// A `tlp` or `pap` outside the levels Cortex accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{key}` is {value}, outside the levels Cortex accepts ({} to {})",
+    level_range(key).start(),
+    level_range(key).end()
+)]
+pub struct LevelError {
+    /// `tlp` or `pap`.
+    pub key: &'static str,
+    /// The value found.
+    pub value: i64,
+}
+
+fn level_range(key: &str) -> RangeInclusive<i64> {
+    if key == "pap" { PAP_RANGE } else { TLP_RANGE }
+}
 
 /// The TLP and PAP level cortexutils assumes when `input.json` has none (amber).
 const DEFAULT_LEVEL: i64 = 2;
@@ -41,10 +70,12 @@ pub struct JobInput {
     pub content_type: Option<String>,
     /// The observable type: `ip`, `domain`, `file`, `thehive:case`, ...
     pub data_type: String,
-    /// The Traffic Light Protocol level, 0 (white) to 3 (red); cortexutils assumes 2 when absent.
+    /// The Traffic Light Protocol level, 0 (white) to 3 (red) ([`TLP_RANGE`], checked by
+    /// [`JobInput::check_levels`]); cortexutils assumes 2 when absent.
     #[serde(default = "default_level")]
     pub tlp: i64,
-    /// The Permissible Actions Protocol level, 0 to 3; cortexutils assumes 2 when absent.
+    /// The Permissible Actions Protocol level, 0 to 3 ([`PAP_RANGE`]); cortexutils assumes 2
+    /// when absent.
     #[serde(default = "default_level")]
     pub pap: i64,
     /// Free text attached to the job, often empty.
@@ -94,15 +125,20 @@ impl JobInput {
         value
     }
 
-    /// Every non-empty string value of a secret `config` key (the ones [`redact_secrets`]
-    /// replaces), so that callers can scrub them from free text such as a worker's stderr.
-    pub fn secret_values(&self) -> Vec<&str> {
-        self.config
-            .iter()
-            .filter(|(key, _)| is_secret_key(key))
-            .filter_map(|(_, value)| value.as_str())
-            .filter(|secret| !secret.is_empty())
-            .collect()
+    /// The secret values of `config` to scrub from free text such as a worker's stderr (see
+    /// [`Secrets`]).
+    pub fn secrets(&self) -> Secrets {
+        Secrets::of(&self.config)
+    }
+
+    /// Checks `tlp` and `pap` against [`TLP_RANGE`] and [`PAP_RANGE`].
+    pub fn check_levels(&self) -> Result<(), LevelError> {
+        for (key, value, range) in [("tlp", self.tlp, TLP_RANGE), ("pap", self.pap, PAP_RANGE)] {
+            if !range.contains(&value) {
+                return Err(LevelError { key, value });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -134,18 +170,6 @@ fn redact_in_place(input: &mut Value) {
             *value = Value::String(REDACTED.to_owned());
         }
     }
-}
-
-/// `text` with every occurrence of each of `secrets` replaced by `"REMOVED"`; secrets shorter
-/// than four characters are left alone because replacing them would garble ordinary words.
-pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
-    let mut scrubbed = text.to_owned();
-    for secret in secrets.iter().filter(|secret| secret.chars().count() >= 4) {
-        if scrubbed.contains(secret) {
-            scrubbed = scrubbed.replace(secret, REDACTED);
-        }
-    }
-    scrubbed
 }
 
 #[cfg(test)]
@@ -196,16 +220,30 @@ mod tests {
     }
 
     #[test]
-    fn secret_values_are_scrubbed_from_text() {
+    fn levels_outside_cortexs_range_are_named() {
         let mut input = JobInput::new("ip", "1.2.3.4");
-        input.config.insert("api_key".into(), json!("s3cr3t-token"));
-        input.config.insert("password".into(), json!("abc"));
-        input.config.insert("user".into(), json!("alice"));
-        let secrets = input.secret_values();
-        assert_eq!(secrets, ["s3cr3t-token", "abc"]);
+        assert_eq!(input.check_levels(), Ok(()));
+        input.tlp = 3;
+        input.pap = 0;
+        assert_eq!(input.check_levels(), Ok(()));
+        input.tlp = 9;
+        let error = input.check_levels().unwrap_err();
         assert_eq!(
-            scrub_secrets("GET /?k=s3cr3t-token as alice (abc)", &secrets),
-            "GET /?k=REMOVED as alice (abc)"
+            error,
+            LevelError {
+                key: "tlp",
+                value: 9
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "`tlp` is 9, outside the levels Cortex accepts (0 to 3)"
+        );
+        input.tlp = 0;
+        input.pap = -1;
+        assert_eq!(
+            input.check_levels().unwrap_err().to_string(),
+            "`pap` is -1, outside the levels Cortex accepts (0 to 3)"
         );
     }
 }

@@ -6,6 +6,7 @@
 //! symlink is never followed even inside `output/`, and with `O_NONBLOCK`, so a fifo cannot hang
 //! the runner.
 
+use crate::bytes::format_bytes;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -20,6 +21,20 @@ pub(crate) const REPORT: &str = "output.json";
 
 /// The longest entry name or link target quoted in a warning.
 const MAX_SHOWN_CHARS: usize = 120;
+
+/// How many entries of a directory are read before they are removed, when a directory is
+/// emptied: whatever a worker left, the runner holds at most this many names at once.
+const REMOVE_BATCH: usize = 1024;
+
+/// The caps on what a worker may leave in `output/` (see [`crate::FinaliseOptions`]).
+pub(crate) struct Caps {
+    /// The most entries directly in `output/`.
+    pub(crate) max_entries: u64,
+    /// The largest file other than `output.json`: the larger of apparent and allocated size.
+    pub(crate) max_file_bytes: u64,
+    /// The most bytes of all files other than `output.json` together.
+    pub(crate) max_total_bytes: u64,
+}
 
 /// `output/`, opened without following a symlink in its place.
 pub(crate) struct OutputDir {
@@ -120,23 +135,88 @@ impl OutputDir {
         })
     }
 
-    /// Removes every entry that is not a regular file, recording a warning for each.
-    pub(crate) fn sanitise(&mut self, warnings: &mut Vec<String>) -> io::Result<()> {
+    /// Removes every entry that is not a regular file, recording a warning for each, and checks
+    /// `caps`. The listing stops at the first cap exceeded: then everything in `output/` is
+    /// removed, with a warning, and the returned message names the cap, its value and its
+    /// configuration key.
+    pub(crate) fn sanitise(
+        &mut self,
+        caps: &Caps,
+        warnings: &mut Vec<String>,
+    ) -> io::Result<Option<String>> {
         // The listing is taken whole before anything is removed: removing a directory moves its
         // subdirectories to the top of `output/` for a moment, and a listing still running would
-        // be left unspecified by POSIX.
+        // be left unspecified by POSIX. It holds at most `caps.max_entries` names.
         // The listing reads a duplicate of the descriptor (cap-std's own listing reopens the
         // directory twice); the entry types come with the listing, and a file system that does
         // not give them is asked entry by entry, without following a link.
         let mut planted = Vec::new();
         let mut report_listed = false;
         let mut listing = rustix::fs::Dir::new(rustix::io::fcntl_dupfd_cloexec(&self.dir, 0)?)?;
-        for (name, file_type) in list(&mut listing)? {
-            let name = name.to_bytes();
-            if file_type == FileType::RegularFile {
-                report_listed |= name == REPORT.as_bytes();
+        let mut entries = 0u64;
+        let mut total = 0u64;
+        while let Some(entry) = listing.read() {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            entries += 1;
+            if entries > caps.max_entries {
+                let over = format!(
+                    "the worker left more than {} entries in output/ (jobs.max_artifacts)",
+                    caps.max_entries
+                );
+                drop(planted);
+                self.clear(listing, warnings)?;
+                return Ok(Some(over));
+            }
+            let mut file_type = entry.file_type();
+            let mut stat = None;
+            if file_type == FileType::Unknown {
+                let found = rustix::fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                file_type = FileType::from_raw_mode(found.st_mode);
+                stat = Some(found);
+            }
+            if file_type != FileType::RegularFile {
+                planted.push((OsStr::from_bytes(name.to_bytes()).to_owned(), file_type));
+                continue;
+            }
+            if name.to_bytes() == REPORT.as_bytes() {
+                // Bounded on its own, by `max_output_bytes`.
+                report_listed = true;
+                continue;
+            }
+            let stat = match stat {
+                Some(stat) => stat,
+                None => rustix::fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW)?,
+            };
+            let apparent = u64::try_from(stat.st_size).unwrap_or(0);
+            let allocated = u64::try_from(stat.st_blocks)
+                .unwrap_or(0)
+                .saturating_mul(512);
+            let size = apparent.max(allocated);
+            let over = if size > caps.max_file_bytes {
+                Some(format!(
+                    "output/{} holds {} ({} allocated on disk), above the limit of {} per file (jobs.max_artifact_mib)",
+                    shown(OsStr::from_bytes(name.to_bytes())),
+                    format_bytes(apparent),
+                    format_bytes(allocated),
+                    format_bytes(caps.max_file_bytes)
+                ))
             } else {
-                planted.push((OsStr::from_bytes(name).to_owned(), file_type));
+                total = total.saturating_add(size);
+                (total > caps.max_total_bytes).then(|| {
+                    format!(
+                        "the files the worker left in output/ hold more than {} together (jobs.max_artifact_total_mib)",
+                        format_bytes(caps.max_total_bytes)
+                    )
+                })
+            };
+            if let Some(over) = over {
+                drop(planted);
+                self.clear(listing, warnings)?;
+                return Ok(Some(over));
             }
         }
         self.report_listed = Some(report_listed);
@@ -164,6 +244,57 @@ impl OutputDir {
             }
             self.removed
                 .insert(name.to_string_lossy().into_owned(), kind);
+        }
+        Ok(None)
+    }
+
+    /// Removes everything in `output/`, [`REMOVE_BATCH`] entries at a time read through
+    /// `listing` (a listing of `output/`), with one warning saying how many entries went and
+    /// one for the first that could not be removed.
+    fn clear(
+        &mut self,
+        mut listing: rustix::fs::Dir,
+        warnings: &mut Vec<String>,
+    ) -> io::Result<()> {
+        self.report_listed = Some(false);
+        let mut removed = 0u64;
+        let mut failed = None;
+        loop {
+            // Each batch is read from the start again: POSIX leaves unspecified what a listing
+            // returns for entries removed while it runs.
+            listing.rewind();
+            let batch = list_some(&mut listing, REMOVE_BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut progress = false;
+            for (name, file_type) in batch {
+                let name = OsStr::from_bytes(name.to_bytes());
+                let result = if file_type == FileType::Directory {
+                    remove_tree(&self.dir, name)
+                } else {
+                    self.dir.remove_file(name)
+                };
+                match result {
+                    Ok(()) => {
+                        removed += 1;
+                        progress = true;
+                    }
+                    Err(error) => {
+                        failed.get_or_insert_with(|| (shown(name), error));
+                    }
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        let entries = if removed == 1 { "entry" } else { "entries" };
+        warnings.push(format!(
+            "removed everything the worker left in output/ ({removed} {entries})"
+        ));
+        if let Some((name, error)) = failed {
+            warnings.push(format!("could not remove output/{name}: {error}"));
         }
         Ok(())
     }
@@ -241,8 +372,15 @@ impl OutputDir {
 /// entries are read whole first: POSIX leaves a listing that runs while entries are removed
 /// unspecified.
 pub(crate) fn list(listing: &mut rustix::fs::Dir) -> io::Result<Vec<(CString, FileType)>> {
+    list_some(listing, usize::MAX)
+}
+
+/// The next `max` entries `listing` reads (not `.` and `..`), as [`list`] gives them.
+fn list_some(listing: &mut rustix::fs::Dir, max: usize) -> io::Result<Vec<(CString, FileType)>> {
     let mut entries = Vec::new();
-    while let Some(entry) = listing.read() {
+    while entries.len() < max
+        && let Some(entry) = listing.read()
+    {
         let entry = entry?;
         let name = entry.file_name();
         if name != c"." && name != c".." {
@@ -272,8 +410,12 @@ pub(crate) fn remove_tree(top: &Dir, name: &OsStr) -> io::Result<()> {
         let sub = top.open_dir(&current)?;
         loop {
             // The names are collected first: POSIX leaves unspecified what `readdir` returns
-            // for entries removed while it runs.
-            let children: Vec<_> = sub.entries()?.collect::<io::Result<_>>()?;
+            // for entries removed while it runs. At most `REMOVE_BATCH` at a time: each
+            // `entries()` is a new listing from the start.
+            let children: Vec<_> = sub
+                .entries()?
+                .take(REMOVE_BATCH)
+                .collect::<io::Result<_>>()?;
             if children.is_empty() {
                 break;
             }

@@ -377,3 +377,62 @@ fn a_workers_own_failure_message_comes_first_then_the_runner_warnings() {
                "runnerWarnings": ["removed output/junk: a directory"]})
     );
 }
+
+#[test]
+fn a_worker_cannot_forge_top_level_runner_warnings_in_a_success_report() {
+    let f = fixture();
+    f.write_report(
+        &json!({"success": true, "summary": {}, "artifacts": [], "operations": [],
+                           "full": {"x": 1}, "runnerWarnings": ["all clear"]}),
+    );
+    let done = run(&f, WorkerEnd::exited(0));
+    let warnings =
+        ["removed the worker's own `runnerWarnings`: the key is reserved for the runner"];
+    assert_eq!(done.warnings, warnings);
+    assert_eq!(
+        done.report,
+        json!({"success": true, "summary": {}, "artifacts": [], "operations": [],
+               "full": {"x": 1, "runnerWarnings": warnings}})
+    );
+}
+
+#[test]
+fn a_worker_cannot_hide_runner_warnings_anywhere_in_its_report() {
+    let f = fixture();
+    f.write_report(&json!({"success": true,
+                           "summary": {"taxonomies": [], "runnerWarnings": "s"},
+                           "full": {"a": [{"runnerWarnings": 1}, {"b": {"runnerWarnings": []}}],
+                                    "runnerWarnings": ["all clear"]},
+                           "runnerWarnings": ["top"]}));
+    let done = run(&f, WorkerEnd::exited(0));
+    let warnings = [
+        "removed the worker's own `summary.runnerWarnings`: the key is reserved for the runner",
+        "removed the worker's own `full.a[0].runnerWarnings`: the key is reserved for the runner",
+        "removed the worker's own `full.a[1].b.runnerWarnings`: the key is reserved for the runner",
+        "removed the worker's own `full.runnerWarnings`: the key is reserved for the runner",
+        "removed the worker's own `runnerWarnings`: the key is reserved for the runner",
+    ];
+    assert_eq!(done.warnings, warnings);
+    assert_eq!(
+        done.report,
+        json!({"success": true, "summary": {"taxonomies": []},
+               "full": {"a": [{}, {"b": {}}], "runnerWarnings": warnings},
+               "artifacts": [], "operations": []})
+    );
+}
+
+#[test]
+fn a_workers_failure_report_cannot_carry_runner_warnings() {
+    let f = fixture();
+    f.write_report(&json!({"success": false, "errorMessage": "boom",
+                           "runnerWarnings": ["the runner says all is fine"]}));
+    let done = run(&f, WorkerEnd::exited(1));
+    let warning = "removed the worker's own `runnerWarnings`: the key is reserved for the runner";
+    assert_eq!(
+        done.report,
+        json!({"success": false,
+               "errorMessage": format!("boom\n--- runner warnings ---\n{warning}"),
+               "input": redacted_input(),
+               "runnerWarnings": [warning]})
+    );
+}

@@ -359,3 +359,192 @@ fn remove_does_not_follow_an_output_replaced_by_a_symlink() {
         "keep"
     );
 }
+
+/// A job folder at `root/job` with a valid input.json holding `input`.
+fn job_with_input(root: &Path, input: &str) -> std::path::PathBuf {
+    let job = root.join("job");
+    fs::create_dir_all(job.join("input")).unwrap();
+    fs::create_dir(job.join("output")).unwrap();
+    fs::write(job.join("input/input.json"), input).unwrap();
+    job
+}
+
+fn symlink_message(path: &Path) -> String {
+    format!(
+        "{} is a symlink: the runner follows no symlink in a job folder (it would read whatever the link points at, and show it to the worker); pass the folder Cortex created",
+        path.display()
+    )
+}
+
+#[test]
+fn open_refuses_a_symlinked_input_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = root.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::write(
+        elsewhere.join("input.json"),
+        r#"{"dataType": "ip", "data": "1.1.1.1"}"#,
+    )
+    .unwrap();
+    let job = root.path().join("job");
+    fs::create_dir(&job).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, job.join("input")).unwrap();
+
+    let error = JobFolder::open(&job).unwrap_err();
+
+    assert!(matches!(error, FolderError::Symlink(_)), "{error:?}");
+    assert_eq!(error.to_string(), symlink_message(&job.join("input")));
+    // A symlink to a file (not a directory) is named the same way.
+    fs::remove_file(job.join("input")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("input.json"), job.join("input")).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        symlink_message(&job.join("input"))
+    );
+}
+
+#[test]
+fn open_refuses_a_symlinked_input_json() {
+    let root = tempfile::tempdir().unwrap();
+    let real = root.path().join("real.json");
+    fs::write(&real, r#"{"dataType": "ip", "data": "1.1.1.1"}"#).unwrap();
+    let job = root.path().join("job");
+    fs::create_dir_all(job.join("input")).unwrap();
+    std::os::unix::fs::symlink(&real, job.join("input/input.json")).unwrap();
+
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        symlink_message(&job.join("input/input.json"))
+    );
+}
+
+#[test]
+fn open_refuses_a_symlinked_output_the_same_way() {
+    let root = tempfile::tempdir().unwrap();
+    let job = job_with_input(root.path(), r#"{"dataType": "ip", "data": "1.1.1.1"}"#);
+    fs::remove_dir(job.join("output")).unwrap();
+    std::os::unix::fs::symlink(root.path(), job.join("output")).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        symlink_message(&job.join("output"))
+    );
+}
+
+#[test]
+fn open_refuses_an_attachment_that_is_a_symlink_or_not_a_regular_file() {
+    let root = tempfile::tempdir().unwrap();
+    let job = job_with_input(
+        root.path(),
+        r#"{"file": "attachment1", "filename": "a.eml", "contentType": "message/rfc822", "dataType": "file"}"#,
+    );
+    let attachment = job.join("input/attachment1");
+
+    std::os::unix::fs::symlink("/etc/passwd", &attachment).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        symlink_message(&attachment)
+    );
+
+    fs::remove_file(&attachment).unwrap();
+    fs::create_dir(&attachment).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{} (the attachment named by `file` in input.json) is a directory, not a regular file",
+            attachment.display()
+        )
+    );
+
+    fs::remove_dir(&attachment).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &attachment,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{} (the attachment named by `file` in input.json) is a special file (device, fifo or socket), not a regular file",
+            attachment.display()
+        )
+    );
+
+    fs::remove_file(&attachment).unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{} (the attachment named by `file` in input.json) is missing, not a regular file",
+            attachment.display()
+        )
+    );
+
+    fs::write(&attachment, "From: a@example\n").unwrap();
+    let folder = JobFolder::open(&job).unwrap();
+    assert_eq!(folder.attachment_path(), Some(attachment));
+}
+
+#[test]
+fn open_refuses_an_attachment_name_that_leaves_input() {
+    let root = tempfile::tempdir().unwrap();
+    let job = job_with_input(
+        root.path(),
+        r#"{"file": "../output/x", "dataType": "file"}"#,
+    );
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{}/input/input.json names the attachment \"../output/x\" in `file`, which is not a plain file name in input/",
+            job.display()
+        )
+    );
+}
+
+#[test]
+fn open_refuses_levels_cortex_would_not_accept() {
+    let root = tempfile::tempdir().unwrap();
+    let job = job_with_input(
+        root.path(),
+        r#"{"dataType": "ip", "data": "1.1.1.1", "tlp": 9}"#,
+    );
+    let input = job.join("input/input.json");
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{}: `tlp` is 9, outside the levels Cortex accepts (0 to 3)",
+            input.display()
+        )
+    );
+    fs::write(
+        &input,
+        r#"{"dataType": "ip", "data": "1.1.1.1", "pap": 99999999999}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        JobFolder::open(&job).unwrap_err().to_string(),
+        format!(
+            "{}: `pap` is 99999999999, outside the levels Cortex accepts (0 to 3)",
+            input.display()
+        )
+    );
+    fs::write(
+        &input,
+        r#"{"dataType": "ip", "data": "1.1.1.1", "tlp": -1}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        JobFolder::open(&job).unwrap_err(),
+        FolderError::LevelOutOfRange { .. }
+    ));
+    fs::write(
+        &input,
+        r#"{"dataType": "ip", "data": "1.1.1.1", "tlp": 3, "pap": 0}"#,
+    )
+    .unwrap();
+    let folder = JobFolder::open(&job).unwrap();
+    assert_eq!((folder.input().tlp, folder.input().pap), (3, 0));
+    assert_eq!(cortex_job::TLP_RANGE, 0..=3);
+    assert_eq!(cortex_job::PAP_RANGE, 0..=3);
+}
