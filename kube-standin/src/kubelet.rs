@@ -1,0 +1,626 @@
+//! The simulated kubelet: runs a pod's container as a local process from the image → command
+//! map, with its mounts (see [`crate::mounts`]), and reports phases, waiting reasons, exit codes,
+//! termination messages, logs and events as the real kubelet does.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodStatus,
+};
+use tokio::sync::watch;
+
+use crate::Shared;
+use crate::events::{Involved, NODE, record};
+use crate::mounts::{self, Plan, PlanError};
+use crate::status::ApiError;
+use crate::store::now;
+
+/// How a pod ended, for the job controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodOutcome {
+    /// Phase `Succeeded`.
+    Succeeded,
+    /// Phase `Failed`.
+    Failed,
+    /// Killed or deleted before it ended.
+    Killed,
+}
+
+/// The termination message limit of the real kubelet (4096 bytes per container).
+const MESSAGE_LIMIT: usize = 4096;
+
+struct PodCtx {
+    shared: Arc<Shared>,
+    ns: String,
+    name: String,
+    uid: String,
+    container: Container,
+    image: String,
+}
+
+impl PodCtx {
+    fn involved(&self, container: bool) -> Involved<'_> {
+        Involved {
+            kind: "Pod",
+            api_version: "v1",
+            namespace: &self.ns,
+            name: &self.name,
+            uid: &self.uid,
+            field_path: container.then(|| format!("spec.containers{{{}}}", self.container.name)),
+        }
+    }
+
+    fn event(&self, warning: bool, reason: &str, message: String) {
+        record(
+            &self.shared.store,
+            &self.involved(true),
+            warning,
+            reason,
+            message,
+            "kubelet",
+        );
+    }
+
+    fn base_status(&self, state: ContainerState, ready: bool) -> ContainerStatus {
+        ContainerStatus {
+            name: self.container.name.clone(),
+            image: self.image.clone(),
+            image_id: String::new(),
+            ready,
+            restart_count: 0,
+            started: Some(state.running.is_some()),
+            state: Some(state),
+            ..ContainerStatus::default()
+        }
+    }
+
+    /// Writes the pod status; `false` when the pod is gone.
+    fn set(&self, phase: &str, cs: ContainerStatus, ready: bool, reason: Option<&str>) -> bool {
+        let running_or_done = phase != "Pending";
+        self.shared
+            .store
+            .update::<Pod>(&self.ns, &self.name, |pod| {
+                let st = pod.status.get_or_insert_with(PodStatus::default);
+                st.phase = Some(phase.to_owned());
+                st.host_ip = Some("127.0.0.1".to_owned());
+                st.pod_ip = Some("127.0.0.1".to_owned());
+                st.start_time.get_or_insert_with(now);
+                st.qos_class.get_or_insert_with(|| "BestEffort".to_owned());
+                let t = now();
+                let cond = |ty: &str, ok: bool, reason: Option<&str>| PodCondition {
+                    type_: ty.to_owned(),
+                    status: if ok { "True" } else { "False" }.to_owned(),
+                    last_transition_time: Some(t.clone()),
+                    reason: reason.map(str::to_owned),
+                    ..PodCondition::default()
+                };
+                let not_ready = if ready {
+                    None
+                } else {
+                    reason.or(Some("ContainersNotReady"))
+                };
+                st.conditions = Some(vec![
+                    cond("PodReadyToStartContainers", running_or_done, None),
+                    cond("Initialized", true, None),
+                    cond("Ready", ready, not_ready),
+                    cond("ContainersReady", ready, not_ready),
+                    cond("PodScheduled", true, None),
+                ]);
+                st.container_statuses = Some(vec![cs]);
+                Ok(())
+            })
+            .is_ok()
+    }
+
+    fn waiting(&self, reason: &str, message: Option<String>) -> bool {
+        let cs = self.base_status(
+            ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.to_owned()),
+                    message,
+                }),
+                ..ContainerState::default()
+            },
+            false,
+        );
+        self.set("Pending", cs, false, None)
+    }
+}
+
+/// Waits until the pod is killed.
+async fn until_killed(kill: &mut watch::Receiver<bool>) -> PodOutcome {
+    while !*kill.borrow() {
+        if kill.changed().await.is_err() {
+            break;
+        }
+    }
+    PodOutcome::Killed
+}
+
+/// Schedules and runs a pod until it ends or `kill` turns true.
+pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bool>) -> PodOutcome {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let Some(container) = spec.containers.first().cloned() else {
+        return PodOutcome::Failed;
+    };
+    let ctx = PodCtx {
+        ns: pod.metadata.namespace.clone().unwrap_or_default(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        image: container.image.clone().unwrap_or_default(),
+        container,
+        shared,
+    };
+    // The scheduler.
+    if ctx
+        .shared
+        .store
+        .update::<Pod>(&ctx.ns, &ctx.name, |p| {
+            p.spec.get_or_insert_with(Default::default).node_name = Some(NODE.to_owned());
+            Ok(())
+        })
+        .is_err()
+    {
+        return PodOutcome::Killed;
+    }
+    record(
+        &ctx.shared.store,
+        &ctx.involved(false),
+        false,
+        "Scheduled",
+        format!("Successfully assigned {}/{} to {NODE}", ctx.ns, ctx.name),
+        "default-scheduler",
+    );
+    if !ctx.waiting("ContainerCreating", None) {
+        return PodOutcome::Killed;
+    }
+
+    // Environment: the image's, then the container's, each value expanded against the ones
+    // before it.
+    let image_cfg = ctx.shared.config.images.get(&ctx.image).cloned();
+    let mut env: BTreeMap<String, String> = image_cfg
+        .as_ref()
+        .map(|i| i.env.clone())
+        .unwrap_or_default();
+    env.insert("HOSTNAME".to_owned(), ctx.name.clone());
+    for e in ctx.container.env.iter().flatten() {
+        if e.value_from.is_some() {
+            let msg = format!(
+                "env {:?}: valueFrom is not supported by kube-standin",
+                e.name
+            );
+            ctx.waiting("CreateContainerConfigError", Some(msg.clone()));
+            ctx.event(true, "Failed", format!("Error: {msg}"));
+            return until_killed(&mut kill).await;
+        }
+        let v = mounts::expand(e.value.as_deref().unwrap_or(""), &env);
+        env.insert(e.name.clone(), v);
+    }
+    let pod_dir = ctx.shared.work_dir.join("pods").join(&ctx.uid);
+    let plan = match mounts::plan(&pod_dir, &ctx.shared.pvc_dir, &spec, &ctx.container, &env) {
+        Ok(p) => p,
+        Err(PlanError::Volume(msg)) => {
+            record(
+                &ctx.shared.store,
+                &ctx.involved(false),
+                true,
+                "FailedMount",
+                msg,
+                "kubelet",
+            );
+            return until_killed(&mut kill).await;
+        }
+        Err(PlanError::Config(msg)) => {
+            ctx.waiting("CreateContainerConfigError", Some(msg.clone()));
+            ctx.event(true, "Failed", format!("Error: {msg}"));
+            return until_killed(&mut kill).await;
+        }
+    };
+
+    // The image.
+    ctx.event(false, "Pulling", format!("Pulling image {:?}", ctx.image));
+    let image_cfg = match image_cfg {
+        Some(i) if !i.missing => i,
+        _ => return pull_fails(&ctx, &mut kill).await,
+    };
+    ctx.event(
+        false,
+        "Pulled",
+        format!("Container image {:?} already present on machine", ctx.image),
+    );
+
+    let log_path = pod_dir
+        .join("logs")
+        .join(format!("{}.log", ctx.container.name));
+    let prepared = prepare(&ctx, &plan, &image_cfg.command, &env, &log_path);
+    let mut cmd = match prepared {
+        Ok(c) => c,
+        Err(msg) => {
+            ctx.waiting("CreateContainerError", Some(msg.clone()));
+            ctx.event(true, "Failed", format!("Error: {msg}"));
+            return until_killed(&mut kill).await;
+        }
+    };
+    ctx.event(
+        false,
+        "Created",
+        format!("Created container: {}", ctx.container.name),
+    );
+    let ro_before: Vec<_> = if ctx.shared.namespace_isolation {
+        Vec::new()
+    } else {
+        plan.mounts
+            .iter()
+            .filter(|m| m.read_only)
+            .map(|m| (m.clone(), mounts::fingerprint(&m.host, 100_000)))
+            .collect()
+    };
+    let started_at = now();
+    let container_id = format!("containerd://{}", ctx.uid.replace('-', ""));
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("failed to start {:?}: {e}", cmd.as_std().get_program());
+            ctx.event(true, "Failed", format!("Error: {msg}"));
+            return finish(
+                &ctx,
+                &plan,
+                128,
+                "StartError",
+                Some(msg),
+                started_at,
+                &container_id,
+                &log_path,
+            );
+        }
+    };
+    ctx.event(
+        false,
+        "Started",
+        format!("Started container {}", ctx.container.name),
+    );
+    let running = ctx.base_status(
+        ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(started_at.clone()),
+            }),
+            ..ContainerState::default()
+        },
+        true,
+    );
+    let mut running = running;
+    running.container_id = Some(container_id.clone());
+    ctx.set("Running", running, true, None);
+
+    if image_cfg.oom {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return finish(
+            &ctx,
+            &plan,
+            137,
+            "OOMKilled",
+            None,
+            started_at,
+            &container_id,
+            &log_path,
+        );
+    }
+    let status = tokio::select! {
+        s = child.wait() => s,
+        _ = until_killed(&mut kill) => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return PodOutcome::Killed;
+        }
+    };
+    let code = match status {
+        Ok(s) => s.code().unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            128 + s.signal().unwrap_or(9)
+        }),
+        Err(_) => 128,
+    };
+    for (m, before) in &ro_before {
+        let after = mounts::fingerprint(&m.host, 100_000);
+        if &after != before {
+            let msg = format!(
+                "the container wrote to its read-only mount {} ({})",
+                m.mount_path,
+                m.host.display()
+            );
+            ctx.event(true, "ReadOnlyMountViolation", msg.clone());
+            return finish(
+                &ctx,
+                &plan,
+                code.max(1),
+                "ReadOnlyMountViolation",
+                Some(msg),
+                started_at,
+                &container_id,
+                &log_path,
+            );
+        }
+    }
+    let reason = if code == 0 { "Completed" } else { "Error" };
+    finish(
+        &ctx,
+        &plan,
+        code,
+        reason,
+        None,
+        started_at,
+        &container_id,
+        &log_path,
+    )
+}
+
+/// `ErrImagePull`, then `ImagePullBackOff`, until killed.
+async fn pull_fails(ctx: &PodCtx, kill: &mut watch::Receiver<bool>) -> PodOutcome {
+    let why = if ctx.shared.config.images.contains_key(&ctx.image) {
+        "the image is marked missing in the kube-standin configuration"
+    } else {
+        "the image is not in the kube-standin image map"
+    };
+    let msg = format!(
+        "rpc error: code = NotFound desc = failed to pull and unpack image {:?}: {why}",
+        ctx.image
+    );
+    ctx.waiting("ErrImagePull", Some(msg.clone()));
+    ctx.event(
+        true,
+        "Failed",
+        format!("Failed to pull image {:?}: {msg}", ctx.image),
+    );
+    ctx.event(true, "Failed", "Error: ErrImagePull".to_owned());
+    let backoff = Duration::from_millis(ctx.shared.config.image_pull_backoff_ms);
+    tokio::select! {
+        _ = tokio::time::sleep(backoff) => {}
+        o = until_killed(kill) => return o,
+    }
+    let back = format!("Back-off pulling image {:?}", ctx.image);
+    ctx.waiting("ImagePullBackOff", Some(back.clone()));
+    ctx.event(false, "BackOff", back);
+    ctx.event(true, "Failed", "Error: ImagePullBackOff".to_owned());
+    until_killed(kill).await
+}
+
+/// Builds the process: argv, env, working directory, log file and mounts.
+fn prepare(
+    ctx: &PodCtx,
+    plan: &Plan,
+    entrypoint: &[String],
+    env: &BTreeMap<String, String>,
+    log_path: &std::path::Path,
+) -> Result<tokio::process::Command, String> {
+    let c = &ctx.container;
+    let mut argv: Vec<String> = match &c.command {
+        Some(cmd) if !cmd.is_empty() => cmd.iter().map(|a| mounts::expand(a, env)).collect(),
+        _ => entrypoint.to_vec(),
+    };
+    argv.extend(c.args.iter().flatten().map(|a| mounts::expand(a, env)));
+    let argv: Vec<String> = argv.iter().map(|a| plan.rewrite(a)).collect();
+    if argv.is_empty() {
+        return Err(
+            "no command specified (neither the image map nor the container names one)".to_owned(),
+        );
+    }
+    let io = |e: std::io::Error, what: &std::path::Path| format!("{}: {e}", what.display());
+    std::fs::create_dir_all(&plan.root).map_err(|e| io(e, &plan.root))?;
+    let term = plan.host_path(&plan.termination_path);
+    if let Some(parent) = term.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+    }
+    std::fs::write(&term, b"").map_err(|e| io(e, &term))?;
+    if let Some(parent) = log_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+    }
+    let log = std::fs::File::create(log_path).map_err(|e| io(e, log_path))?;
+    let log2 = log.try_clone().map_err(|e| io(e, log_path))?;
+
+    let mut cmd = if ctx.shared.namespace_isolation {
+        // unshare execs sh in a private mount namespace; sh bind-mounts each volume at
+        // R/mountPath (remounting read-only ones ro) and execs the container's program. Paths
+        // reach sh as positional parameters, never as script text.
+        let mut script = String::from("set -e\n");
+        let mut params = Vec::new();
+        for m in &plan.mounts {
+            let target = plan.host_path(&m.mount_path);
+            std::fs::create_dir_all(&target).map_err(|e| io(e, &target))?;
+            script.push_str("mount --bind \"$1\" \"$2\"\n");
+            if m.read_only {
+                script.push_str("mount -o remount,bind,ro \"$2\"\n");
+            }
+            script.push_str("shift 2\n");
+            params.push(m.host.to_string_lossy().into_owned());
+            params.push(target.to_string_lossy().into_owned());
+        }
+        script.push_str("exec \"$@\"\n");
+        let mut cmd = tokio::process::Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ]);
+        cmd.args(params).args(&argv);
+        cmd
+    } else {
+        for m in &plan.mounts {
+            let target = plan.host_path(&m.mount_path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+            }
+            std::os::unix::fs::symlink(&m.host, &target).map_err(|e| io(e, &target))?;
+        }
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
+    };
+    cmd.env_clear();
+    for k in ["PATH", "HOME", "LANG"] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, plan.rewrite(v));
+    }
+    cmd.env("KUBE_STANDIN_ROOT", &plan.root);
+    let wd = c
+        .working_dir
+        .as_deref()
+        .map(|w| std::path::PathBuf::from(plan.rewrite(w)))
+        .unwrap_or_else(|| plan.root.clone());
+    cmd.current_dir(wd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .kill_on_drop(true);
+    Ok(cmd)
+}
+
+/// Records the terminated state and the pod's final phase.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    ctx: &PodCtx,
+    plan: &Plan,
+    exit_code: i32,
+    reason: &str,
+    message: Option<String>,
+    started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    container_id: &str,
+    log_path: &std::path::Path,
+) -> PodOutcome {
+    let mut message = message.or_else(|| {
+        let text = std::fs::read(plan.host_path(&plan.termination_path)).unwrap_or_default();
+        let text = &text[..text.len().min(MESSAGE_LIMIT)];
+        (!text.is_empty()).then(|| String::from_utf8_lossy(text).into_owned())
+    });
+    if message.is_none()
+        && exit_code != 0
+        && ctx.container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError")
+    {
+        // The kubelet's fallback: the last 80 lines of the log, at most 2048 bytes.
+        let log = std::fs::read(log_path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&log);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+        let start = tail.len().saturating_sub(2048);
+        let start = (start..=tail.len())
+            .find(|i| tail.is_char_boundary(*i))
+            .unwrap_or(tail.len());
+        message = (!tail.is_empty()).then(|| tail[start..].to_owned());
+    }
+    let mut cs = ctx.base_status(
+        ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                container_id: Some(container_id.to_owned()),
+                exit_code,
+                finished_at: Some(now()),
+                message,
+                reason: Some(reason.to_owned()),
+                signal: None,
+                started_at: Some(started_at),
+            }),
+            ..ContainerState::default()
+        },
+        false,
+    );
+    cs.started = Some(false);
+    cs.container_id = Some(container_id.to_owned());
+    let (phase, outcome, cond_reason) = if exit_code == 0 {
+        ("Succeeded", PodOutcome::Succeeded, "PodCompleted")
+    } else {
+        ("Failed", PodOutcome::Failed, "PodFailed")
+    };
+    if !ctx.set(phase, cs, false, Some(cond_reason)) {
+        return PodOutcome::Killed;
+    }
+    outcome
+}
+
+/// `GET pods/{name}/log`: the container's log, `tailLines` then `limitBytes` applied; 400 with
+/// the real server's text while the container has not started.
+pub fn read_log(
+    shared: &Shared,
+    ns: &str,
+    name: &str,
+    container: Option<&str>,
+    tail_lines: Option<u64>,
+    limit_bytes: Option<u64>,
+) -> Result<String, ApiError> {
+    let pod: Pod = shared.store.get(ns, name)?;
+    let spec = pod.spec.clone().unwrap_or_default();
+    let cname = match container {
+        Some(c) => c.to_owned(),
+        None if spec.containers.len() == 1 => spec.containers[0].name.clone(),
+        None => {
+            let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                names.join(" ")
+            )));
+        }
+    };
+    if !spec.containers.iter().any(|c| c.name == cname) {
+        return Err(ApiError::bad_request(format!(
+            "container {cname} is not valid for pod {name}"
+        )));
+    }
+    let status = pod
+        .status
+        .and_then(|s| s.container_statuses)
+        .and_then(|v| v.into_iter().find(|c| c.name == cname));
+    if let Some(w) = status
+        .as_ref()
+        .and_then(|s| s.state.as_ref())
+        .and_then(|s| s.waiting.as_ref())
+    {
+        let why = match w.reason.as_deref() {
+            Some("ImagePullBackOff") => "trying and failing to pull image".to_owned(),
+            Some("ErrImagePull") => "image can't be pulled".to_owned(),
+            Some(r) => r.to_owned(),
+            None => "ContainerCreating".to_owned(),
+        };
+        return Err(ApiError::bad_request(format!(
+            "container {cname:?} in pod {name:?} is waiting to start: {why}"
+        )));
+    }
+    let uid = pod.metadata.uid.unwrap_or_default();
+    let path = shared
+        .work_dir
+        .join("pods")
+        .join(uid)
+        .join("logs")
+        .join(format!("{cname}.log"));
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Err(ApiError::bad_request(format!(
+            "container {cname:?} in pod {name:?} is waiting to start: ContainerCreating"
+        )));
+    };
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if let Some(n) = tail_lines {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        text = lines[lines.len().saturating_sub(n)..].concat();
+    }
+    if let Some(limit) = limit_bytes.and_then(|l| usize::try_from(l).ok())
+        && text.len() > limit
+    {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    Ok(text)
+}
