@@ -1,0 +1,426 @@
+//! The simulated job controller and kubelet, driven through `kube::Client` and
+//! `kube::runtime::watcher` as the runner's backend will drive a real cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{sh_job, start};
+use futures::TryStreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube_standin::{Config, Isolation};
+
+/// Watches the Job with `kube::runtime::watcher` until it has a `Complete` or `Failed`
+/// condition; returns (type, reason).
+async fn wait_finished(client: &kube::Client, name: &str) -> (String, String) {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let cfg = watcher::Config::default().labels(&format!("worker={name}"));
+    let stream = watcher(jobs, cfg).applied_objects();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(job) = stream.try_next().await.unwrap() {
+            let conds = job.status.and_then(|s| s.conditions).unwrap_or_default();
+            if let Some(c) = conds
+                .iter()
+                .find(|c| c.type_ == "Complete" || c.type_ == "Failed")
+            {
+                return (c.type_.clone(), c.reason.clone().unwrap_or_default());
+            }
+        }
+        panic!("the watch ended before job {name} finished");
+    })
+    .await;
+    found.expect("the job finished within 30 s")
+}
+
+async fn pods_of(client: &kube::Client, job: &str) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .unwrap()
+        .items
+}
+
+fn container(p: &Pod) -> ContainerStatus {
+    p.status
+        .clone()
+        .unwrap()
+        .container_statuses
+        .unwrap()
+        .remove(0)
+}
+
+/// Polls until the pod's container has a waiting reason equal to `reason`.
+async fn wait_waiting(client: &kube::Client, job: &str, reason: &str) -> Pod {
+    for _ in 0..300 {
+        if let Some(p) = pods_of(client, job).await.into_iter().next()
+            && p.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some()
+        {
+            let w = container(&p)
+                .state
+                .and_then(|s| s.waiting)
+                .and_then(|w| w.reason);
+            if w.as_deref() == Some(reason) {
+                return p;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("job {job}: no pod waiting with {reason}");
+}
+
+async fn events_for(client: &kube::Client, pod: &str) -> Vec<(String, String)> {
+    let ev: Api<Event> = Api::namespaced(client.clone(), "default");
+    let sel = format!("involvedObject.name={pod}");
+    let mut items = ev
+        .list(&ListParams::default().fields(&sel))
+        .await
+        .unwrap()
+        .items;
+    // Names sort at random; the resourceVersion gives the order they were recorded in.
+    items.sort_by_key(|e| {
+        e.metadata
+            .resource_version
+            .clone()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
+    items
+        .into_iter()
+        .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn job_runs_to_completion_then_logs_termination_message_and_delete() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let script =
+        "echo first; echo second; printf done > \"$KUBE_STANDIN_ROOT/dev/termination-log\"";
+    jobs.create(&PostParams::default(), &sh_job("ok", script))
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_finished(&env.client, "ok").await,
+        ("Complete".to_owned(), "CompletionsReached".to_owned())
+    );
+    let job = jobs.get("ok").await.unwrap();
+    let st = job.status.unwrap();
+    assert_eq!((st.succeeded, st.active, st.failed), (Some(1), None, None));
+    assert!(st.completion_time.is_some() && st.start_time.is_some());
+    let conds: Vec<String> = st
+        .conditions
+        .unwrap()
+        .into_iter()
+        .map(|c| c.type_)
+        .collect();
+    assert_eq!(conds, ["SuccessCriteriaMet", "Complete"]);
+
+    let pods = pods_of(&env.client, "ok").await;
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    assert_eq!(
+        pod.status.as_ref().unwrap().phase.as_deref(),
+        Some("Succeeded")
+    );
+    let t = container(pod).state.unwrap().terminated.unwrap();
+    assert_eq!(
+        (t.exit_code, t.reason.as_deref(), t.message.as_deref()),
+        (0, Some("Completed"), Some("done"))
+    );
+
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), "default");
+    let name = pod.metadata.name.clone().unwrap();
+    assert_eq!(
+        pod_api.logs(&name, &LogParams::default()).await.unwrap(),
+        "first\nsecond\n"
+    );
+    let tail = LogParams {
+        tail_lines: Some(1),
+        ..LogParams::default()
+    };
+    assert_eq!(pod_api.logs(&name, &tail).await.unwrap(), "second\n");
+    let limited = LogParams {
+        limit_bytes: Some(3),
+        container: Some("worker".into()),
+        ..LogParams::default()
+    };
+    assert_eq!(pod_api.logs(&name, &limited).await.unwrap(), "fir");
+
+    let reasons: Vec<String> = events_for(&env.client, &name)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(
+        reasons,
+        ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+    );
+
+    jobs.delete("ok", &DeleteParams::background())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if pods_of(&env.client, "ok").await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the pod outlived a Background delete of its Job");
+}
+
+#[tokio::test]
+async fn failing_container_retries_until_backoff_limit_exceeded() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let mut job = sh_job("bad", "echo oops >&2; exit 3");
+    job.spec.as_mut().unwrap().backoff_limit = Some(1);
+    job.spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0]
+        .termination_message_policy = Some("FallbackToLogsOnError".into());
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    assert_eq!(
+        wait_finished(&env.client, "bad").await,
+        ("Failed".to_owned(), "BackoffLimitExceeded".to_owned())
+    );
+    let st = jobs.get("bad").await.unwrap().status.unwrap();
+    assert_eq!(st.failed, Some(2));
+    let failed = st
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Failed")
+        .unwrap();
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Job has reached the specified backoff limit")
+    );
+    let pods = pods_of(&env.client, "bad").await;
+    assert_eq!(pods.len(), 2, "backoffLimit 1: two attempts");
+    for p in &pods {
+        assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Failed"));
+        let t = container(p).state.unwrap().terminated.unwrap();
+        assert_eq!(
+            (t.exit_code, t.reason.as_deref(), t.message.as_deref()),
+            (3, Some("Error"), Some("oops"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn active_deadline_fails_the_job_and_deletes_its_pod() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let mut job = sh_job("slow", "sleep 30");
+    job.spec.as_mut().unwrap().active_deadline_seconds = Some(1);
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    assert_eq!(
+        wait_finished(&env.client, "slow").await,
+        ("Failed".to_owned(), "DeadlineExceeded".to_owned())
+    );
+    assert!(pods_of(&env.client, "slow").await.is_empty());
+}
+
+#[tokio::test]
+async fn missing_image_goes_err_image_pull_then_image_pull_back_off() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let mut job = sh_job("pull", "true");
+    job.spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0]
+        .image = Some("gone:1".into());
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let p = wait_waiting(&env.client, "pull", "ErrImagePull").await;
+    let w = container(&p).state.unwrap().waiting.unwrap();
+    assert_eq!(
+        w.message.as_deref(),
+        Some(
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"gone:1\": the image is marked missing in the kube-standin configuration"
+        )
+    );
+    let p = wait_waiting(&env.client, "pull", "ImagePullBackOff").await;
+    assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Pending"));
+    let name = p.metadata.name.clone().unwrap();
+    let events = events_for(&env.client, &name).await;
+    assert!(
+        events.contains(&("Failed".into(), "Error: ErrImagePull".into())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("BackOff".into(), "Back-off pulling image \"gone:1\"".into())),
+        "{events:?}"
+    );
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), "default");
+    match pod_api
+        .logs(&name, &LogParams::default())
+        .await
+        .unwrap_err()
+    {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 400);
+            assert_eq!(
+                s.message,
+                format!(
+                    "container \"worker\" in pod \"{name}\" is waiting to start: trying and failing to pull image"
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // An image absent from the map fails to pull too.
+    let mut job = sh_job("unmapped", "true");
+    job.spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0]
+        .image = Some("nope:2".into());
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let p = wait_waiting(&env.client, "unmapped", "ErrImagePull").await;
+    assert!(
+        container(&p)
+            .state
+            .unwrap()
+            .waiting
+            .unwrap()
+            .message
+            .unwrap()
+            .ends_with("the image is not in the kube-standin image map")
+    );
+}
+
+#[tokio::test]
+async fn oom_flag_kills_with_oomkilled_and_137() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let mut job = sh_job("oom", "ignored");
+    let c = &mut job
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0];
+    c.image = Some("oom:1".into());
+    c.args = None;
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    assert_eq!(wait_finished(&env.client, "oom").await.0, "Failed");
+    let t = container(&pods_of(&env.client, "oom").await[0])
+        .state
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (137, Some("OOMKilled")));
+}
+
+/// A Cortex-layout job: the PVC mounted twice with subPathExpr, input read-only.
+fn cortex_job(name: &str) -> Job {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "labels": {"worker": name}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never",
+            "volumes": [{"name": "jobs", "persistentVolumeClaim": {"claimName": "cortex-jobs"}}],
+            "containers": [{
+                "name": "worker", "image": "sh:1",
+                "command": ["sh", "-c",
+                    "cat \"$1/input/input.json\" > \"$1/output/output.json\"; touch \"$1/input/new\" && echo WROTE || echo REFUSED",
+                    "sh"],
+                "args": ["/job"],
+                "env": [{"name": "CORTEX_JOB_FOLDER", "value": "jobs/abc"}],
+                "volumeMounts": [
+                    {"name": "jobs", "mountPath": "/job/input", "subPathExpr": "$(CORTEX_JOB_FOLDER)/input", "readOnly": true},
+                    {"name": "jobs", "mountPath": "/job/output", "subPathExpr": "$(CORTEX_JOB_FOLDER)/output"}
+                ]
+            }]
+        }}}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn subpathexpr_mounts_and_a_read_only_input_in_a_mount_namespace() {
+    let env = start(Config {
+        isolation: Isolation::Namespace,
+        ..Config::default()
+    })
+    .await;
+    assert!(env.handle.namespace_isolation());
+    let input = env.handle.pvc_dir().join("jobs/abc/input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("input.json"), "{\"data\":\"x\"}").unwrap();
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    jobs.create(&PostParams::default(), &cortex_job("mnt"))
+        .await
+        .unwrap();
+    assert_eq!(wait_finished(&env.client, "mnt").await.0, "Complete");
+    let out = env.handle.pvc_dir().join("jobs/abc/output/output.json");
+    assert_eq!(std::fs::read_to_string(out).unwrap(), "{\"data\":\"x\"}");
+    assert!(!input.join("new").exists());
+    let pod = pods_of(&env.client, "mnt").await.remove(0);
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), "default");
+    let log = pod_api
+        .logs(pod.metadata.name.as_deref().unwrap(), &LogParams::default())
+        .await
+        .unwrap();
+    assert!(log.contains("Read-only file system"), "{log}");
+    assert!(log.ends_with("REFUSED\n"), "{log}");
+}
+
+#[tokio::test]
+async fn without_a_mount_namespace_a_write_to_the_read_only_input_fails_the_pod() {
+    let env = start(Config {
+        isolation: Isolation::Symlink,
+        ..Config::default()
+    })
+    .await;
+    let input = env.handle.pvc_dir().join("jobs/abc/input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("input.json"), "{}").unwrap();
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    jobs.create(&PostParams::default(), &cortex_job("sym"))
+        .await
+        .unwrap();
+    assert_eq!(wait_finished(&env.client, "sym").await.0, "Failed");
+    let t = container(&pods_of(&env.client, "sym").await[0])
+        .state
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!(t.reason.as_deref(), Some("ReadOnlyMountViolation"));
+    assert_eq!(
+        t.message.as_deref(),
+        Some(
+            format!(
+                "the container wrote to its read-only mount /job/input ({})",
+                input.display()
+            )
+            .as_str()
+        )
+    );
+}
