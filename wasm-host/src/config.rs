@@ -15,6 +15,7 @@ const MIB: u64 = 1 << 20;
 /// | `epoch_tick` | 1 ms |
 /// | `max_concurrent` | 64 |
 /// | `pooling` | `true` |
+/// | `max_open_files` | 256 |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {
     /// A directory of precompiled modules (`<sha256 of wasm>-<engine hash>.cwasm`) that survives
@@ -35,6 +36,11 @@ pub struct SandboxConfig {
     /// instantiation in microseconds, at the price of a large virtual-address reservation (about
     /// 4 GiB per slot, not resident). Turn it off on hosts that limit virtual memory.
     pub pooling: bool,
+    /// How many files and directories one guest may hold open at once, beyond its two preopened
+    /// directories. At the cap, `path_open` answers `EMFILE` (errno 33) and the run records a
+    /// warning ([`RunRecord::warnings`](crate::RunRecord::warnings)), so that one guest cannot
+    /// take the process's descriptors from the other runs in it.
+    pub max_open_files: u32,
 }
 
 impl Default for SandboxConfig {
@@ -45,6 +51,7 @@ impl Default for SandboxConfig {
             epoch_tick: Duration::from_millis(1),
             max_concurrent: 64,
             pooling: true,
+            max_open_files: 256,
         }
     }
 }

@@ -46,6 +46,19 @@ pub enum Error {
         /// The module's name.
         name: String,
     },
+    /// The module exports `_start`, but not as a function `() -> ()`: it is not a WASI command.
+    /// `found` says what it is: "a global", "a memory", "a table", "a tag" or "a function
+    /// (i32) -> i32".
+    #[error(
+        "module {name} exports `_start` as {found}; a WASI command exports `_start` as a \
+         function () -> ()"
+    )]
+    BadStart {
+        /// The module's name.
+        name: String,
+        /// What `_start` is.
+        found: String,
+    },
     /// A job directory could not be opened for preopening.
     #[error("could not open {} for the guest: {message}", path.display())]
     OpenDir {

@@ -15,14 +15,17 @@
 mod capture;
 mod config;
 mod error;
+mod fd_cap;
 mod limiter;
 mod module_cache;
 mod poll;
 mod record;
+mod rlimit;
 mod sandbox;
 
 pub use config::{Limits, RunSpec, SandboxConfig};
 pub use error::{Error, Result};
 pub use module_cache::{CacheStats, Module};
 pub use record::{Captured, LimitExceeded, Outcome, RunRecord};
+pub use rlimit::raise_open_files_limit;
 pub use sandbox::{GUEST_INPUT_DIR, GUEST_JOB_DIR, GUEST_OUTPUT_DIR, Sandbox};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Engine, InstancePre, Linker};
+use wasmtime::{Engine, ExternType, InstancePre, Linker};
 
 use crate::sandbox::State;
 use crate::{Error, Result};
@@ -120,9 +120,7 @@ impl ModuleCache {
             }
             None => {
                 let module = self.compile(engine, name, &sha256, bytes)?;
-                if module.get_export("_start").is_none() {
-                    return Err(Error::NotACommand { name: name.into() });
-                }
+                check_start(&module, name)?;
                 let pre = linker.instantiate_pre(&module).map_err(|e| Error::Link {
                     name: name.into(),
                     message: format!("{e:#}"),
@@ -172,6 +170,30 @@ impl ModuleCache {
         }
         Ok(module)
     }
+}
+
+/// Checks that `module` is a WASI command: it exports `_start` as a function `() -> ()`.
+fn check_start(module: &wasmtime::Module, name: &str) -> Result<()> {
+    let found = match module.get_export("_start") {
+        None => return Err(Error::NotACommand { name: name.into() }),
+        Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => {
+            return Ok(());
+        }
+        Some(ExternType::Func(func)) => {
+            let list = |types: Vec<String>| types.join(", ");
+            let params = list(func.params().map(|t| t.to_string()).collect());
+            let results = list(func.results().map(|t| t.to_string()).collect());
+            format!("a function ({params}) -> ({results})")
+        }
+        Some(ExternType::Global(_)) => "a global".to_owned(),
+        Some(ExternType::Memory(_)) => "a memory".to_owned(),
+        Some(ExternType::Table(_)) => "a table".to_owned(),
+        Some(ExternType::Tag(_)) => "a tag".to_owned(),
+    };
+    Err(Error::BadStart {
+        name: name.into(),
+        found,
+    })
 }
 
 /// Loads a precompiled module; any failure (missing, stale, corrupt) means "compile again".

@@ -18,6 +18,9 @@ pub struct RunRecord {
     pub fuel_used: Option<u64>,
     /// The largest size the guest's linear memory reached, in bytes.
     pub peak_memory_bytes: u64,
+    /// Facts about the run the operator should see in the report's runner warnings, e.g. that
+    /// the guest hit the open-file cap ([`SandboxConfig::max_open_files`](crate::SandboxConfig)).
+    pub warnings: Vec<String>,
 }
 
 impl RunRecord {
@@ -136,9 +139,16 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-/// "256 MiB", "1.5 GiB", "640 KiB", "100 bytes".
+/// "256 MiB", "1.5 GiB", "640 KiB", "100 bytes": `cortex_job::format_bytes`'s rule, written
+/// out here because this crate has no Cortex knowledge and so no cortex-job dependency. The
+/// runner's `sandbox_run` tests hold the two to the same output.
 fn human_bytes(n: u64) -> String {
-    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
     for (size, unit) in UNITS {
         if n >= size {
             return if n.is_multiple_of(size) {
@@ -148,7 +158,11 @@ fn human_bytes(n: u64) -> String {
             };
         }
     }
-    format!("{n} bytes")
+    if n == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::capture::TailPipe;
+use crate::fd_cap::{self, OpenFiles};
 use crate::limiter::{Limiter, MemoryLimitHit};
 use crate::module_cache::{CacheStats, Module, ModuleCache};
 use crate::poll::{self, GuestMonotonicClock};
@@ -34,8 +35,11 @@ const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 /// The data of one run's store.
 pub(crate) struct State {
-    wasi: WasiP1Ctx,
+    /// The guest's WASI context (`poll` and `fd_cap` call into it directly).
+    pub(crate) wasi: WasiP1Ctx,
     limiter: Limiter,
+    /// The open-file cap and how often it refused an open.
+    pub(crate) open_files: OpenFiles,
     /// The guest's monotonic clock, for `poll::poll_oneoff`'s absolute deadlines.
     pub(crate) clock: GuestMonotonicClock,
 }
@@ -102,6 +106,7 @@ impl Sandbox {
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
         poll::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        fd_cap::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let modules = ModuleCache::new(&engine, config.cache_dir.clone())?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
@@ -168,6 +173,10 @@ impl Sandbox {
             State {
                 wasi,
                 limiter: Limiter::new(limits.memory_bytes),
+                open_files: OpenFiles {
+                    cap: self.inner.config.max_open_files,
+                    refused: 0,
+                },
                 clock,
             },
         );
@@ -217,6 +226,7 @@ impl Sandbox {
             wall_time,
             fuel_used,
             peak_memory_bytes: store.data().limiter.peak(),
+            warnings: store.data().open_files.warning().into_iter().collect(),
         })
     }
 }

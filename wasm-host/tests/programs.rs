@@ -25,6 +25,9 @@ test_programs_artifacts::foreach_test_programs!(assert_test_exists);
 const ENOENT: u32 = 44;
 const EPERM: u32 = 63;
 const ENOSYS: u32 = 52;
+const EFAULT: u32 = 21;
+const EINVAL: u32 = 28;
+const EMFILE: u32 = 33;
 
 const MIB: u64 = 1 << 20;
 
@@ -458,5 +461,37 @@ async fn trap_half_report() {
             .contains("trap-half-report: stopping half way through the report\n"),
         "{}",
         record.stderr.tail_text()
+    );
+}
+
+#[tokio::test]
+async fn poll_huge() {
+    // Before the fix the host allocated count * 48 bytes first: 206 GB, and the process aborted.
+    let job = Job::new();
+    let record = run_checked(programs::POLL_HUGE, &job, quick()).await;
+    assert_eq!(record.outcome, Outcome::Exited { code: 0 });
+    assert_eq!(
+        job.report()["full"],
+        json!({"huge": EFAULT, "pastTheEnd": EFAULT, "none": EINVAL})
+    );
+}
+
+#[tokio::test]
+async fn fd_hog() {
+    let job = Job::new();
+    let record = run_checked(programs::FD_HOG, &job, quick()).await;
+    assert_eq!(record.outcome, Outcome::Exited { code: 0 });
+    // The default cap (`SandboxConfig::max_open_files`), then EMFILE.
+    assert_eq!(
+        job.report()["full"],
+        json!({"opened": 256, "errno": EMFILE})
+    );
+    assert_eq!(
+        record.warnings,
+        vec![
+            "the worker hit the sandbox's cap of 256 open files: 1 open was refused with EMFILE \
+             (too many open files)"
+                .to_owned()
+        ]
     );
 }

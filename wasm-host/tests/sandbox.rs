@@ -255,6 +255,47 @@ fn a_library_module_is_not_a_command() {
 }
 
 #[test]
+fn a_start_global_is_a_module_error_at_load() {
+    let wat = br#"(module (global (export "_start") i32 (i32.const 0)))"#;
+    let err = SANDBOX.load_bytes("start-global", wat).unwrap_err();
+    assert!(matches!(err, Error::BadStart { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "module start-global exports `_start` as a global; a WASI command exports `_start` as a \
+         function () -> ()"
+    );
+}
+
+#[test]
+fn a_start_with_the_wrong_signature_is_a_module_error_at_load() {
+    let wat = br#"(module (func (export "_start") (param i32 i64) (result i32) (i32.const 0)))"#;
+    let err = SANDBOX.load_bytes("start-args", wat).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module start-args exports `_start` as a function (i32, i64) -> (i32); a WASI command \
+         exports `_start` as a function () -> ()"
+    );
+    let wat = br#"(module (memory (export "_start") 1))"#;
+    let err = SANDBOX.load_bytes("start-memory", wat).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module start-memory exports `_start` as a memory; a WASI command exports `_start` as a \
+         function () -> ()"
+    );
+}
+
+#[test]
+fn a_module_without_start_is_not_a_command() {
+    let wat = br#"(module (func (export "main")))"#;
+    let err = SANDBOX.load_bytes("no-start", wat).unwrap_err();
+    assert!(matches!(err, Error::NotACommand { ref name } if name == "no-start"));
+    assert_eq!(
+        err.to_string(),
+        "module no-start exports no `_start` function: build it as a binary (a WASI command)"
+    );
+}
+
+#[test]
 fn imports_beyond_wasi_are_refused() {
     let wat = br#"(module (import "env" "secret" (func)) (func (export "_start")))"#;
     let err = SANDBOX.load_bytes("needs-env", wat).unwrap_err();
