@@ -59,8 +59,10 @@ impl GuestBuild {
         self
     }
 
-    /// Runs the build and returns every binary of the package, sorted by name.
+    /// Runs the build and returns every binary of the package, sorted by name. Fails at once,
+    /// before compiling anything, when the toolchain lacks the target ([`crate::check_target`]).
     pub fn build(&self) -> Result<Vec<Guest>> {
+        crate::check_target()?;
         let manifest_dir = env_path("CARGO_MANIFEST_DIR")?;
         let out_dir = env_path("OUT_DIR")?;
         let cargo = std::env::var_os("CARGO").ok_or(Error::MissingEnv("CARGO"))?;

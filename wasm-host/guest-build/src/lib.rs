@@ -8,20 +8,39 @@
 //! ```no_run
 //! let guests = guest_build::GuestBuild::new("test-programs", "../")
 //!     .build()
-//!     .expect("build the guest programs");
-//! guest_build::write_constants(&guests, "test_programs").expect("write the constants");
+//!     .unwrap_or_else(|e| guest_build::fail("building the guest programs", &e));
+//! guest_build::write_constants(&guests, "test_programs")
+//!     .unwrap_or_else(|e| guest_build::fail("writing the constants", &e));
 //! ```
 //!
-//! and in the crate: `include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));`.
+//! and in the crate: `include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));`
+//! ([`write_embedded`] also embeds the modules' bytes, for a binary that ships them).
 //!
-//! The nested `cargo` runs with its own target directory (`<target>/<profile>/wasm-guests`), so it
-//! never waits on the lock the outer `cargo` holds, and it shares the outer build's jobserver.
+//! Before compiling anything, the build checks that the toolchain has the `wasm32-wasip1`
+//! standard library ([`check_target`]) and otherwise fails in seconds naming the command to run.
+//! The nested `cargo` runs with its own target directory (`<target>/wasm-guests`), so it never
+//! waits on the lock the outer `cargo` holds, and it shares the outer build's jobserver. It builds
+//! without debug info (`debug = false`, `strip = "debuginfo"`), whatever the workspace's profile
+//! says: only the name section stays, for readable trap backtraces.
 
 mod cargo;
 mod constants;
+mod target;
 
 pub use cargo::{Guest, GuestBuild};
-pub use constants::{render_constants, write_constants};
+pub use constants::{render_constants, render_embedded, write_constants, write_embedded};
+pub use target::{INSTALL_COMMAND, check_sysroot, check_target};
+
+/// Ends the build script on `error`: prints it as one `cargo::error=` line and exits. Cargo shows
+/// it as `error: <package>: <context>: <error>` followed by "build script logged errors", and
+/// fails the build (status 101) because of the logged error. The script exits with status 0 on
+/// purpose: a non-zero status, like a panic, makes cargo add a backtrace hint and a dump of the
+/// script's whole output around the one line that matters.
+pub fn fail(context: &str, error: &Error) -> ! {
+    let message = format!("{context}: {error}").replace('\n', " ");
+    println!("cargo::error={message}");
+    std::process::exit(0)
+}
 
 /// Why building the guests or writing their constants failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,14 +49,33 @@ pub enum Error {
     /// called from a build script.
     #[error("environment variable {0} is not set: call guest-build from a build script")]
     MissingEnv(&'static str),
+    /// The toolchain has no standard library for `wasm32-wasip1`.
+    #[error(
+        "the Rust standard library for wasm32-wasip1 is not installed in {}{}, and the built-in \
+         analyzers and test programs are compiled for it: run `rustup target add wasm32-wasip1` \
+         in this repository, then build again",
+        sysroot.display(),
+        toolchain.as_ref().map(|t| format!(" (toolchain {t})")).unwrap_or_default()
+    )]
+    TargetMissing {
+        /// The sysroot of the compiler cargo uses.
+        sysroot: std::path::PathBuf,
+        /// `$RUSTUP_TOOLCHAIN`, when rustup chose the toolchain.
+        toolchain: Option<String>,
+    },
+    /// The compiler's sysroot could not be asked for.
+    #[error("could not ask {} for its sysroot: {problem}", rustc.display())]
+    Sysroot {
+        /// The compiler (`$RUSTC`, else `rustc`).
+        rustc: std::path::PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
     /// The nested `cargo` could not be started.
     #[error("could not start cargo for the guest build: {0}")]
     Spawn(#[source] std::io::Error),
     /// The nested `cargo build` failed; its diagnostics are on the build script's stderr.
-    #[error(
-        "cargo build --target wasm32-wasip1 failed ({0}); its errors are above \
-         (is the target installed? `rustup target add wasm32-wasip1`)"
-    )]
+    #[error("cargo build --target wasm32-wasip1 failed ({0}); its errors are above")]
     BuildFailed(std::process::ExitStatus),
     /// The nested `cargo` printed a message that is not the JSON it documents.
     #[error("unexpected cargo JSON message: {0}")]

@@ -3,7 +3,7 @@
 fn main() {
     let guests = guest_build::GuestBuild::new("test-programs", "..")
         .build()
-        .unwrap_or_else(|e| panic!("building the test programs failed: {e}"));
+        .unwrap_or_else(|e| guest_build::fail("building the test programs", &e));
     guest_build::write_constants(&guests, "test_programs")
-        .unwrap_or_else(|e| panic!("writing the test program constants failed: {e}"));
+        .unwrap_or_else(|e| guest_build::fail("writing the test program constants", &e));
 }
