@@ -47,6 +47,9 @@ pub struct WorkerEnd {
     pub stdout_dropped: u64,
     /// How many bytes of stderr came before `stderr_tail`, as `stdout_dropped`.
     pub stderr_dropped: u64,
+    /// What the backend observed about the run that the operator should read (e.g. "the worker
+    /// hit the sandbox's cap of 256 open files ..."): the first of the report's runner warnings.
+    pub warnings: Vec<String>,
 }
 
 /// Whether the worker ran to an exit or was stopped.
@@ -71,6 +74,7 @@ impl WorkerEnd {
             stderr_tail: String::new(),
             stdout_dropped: 0,
             stderr_dropped: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -84,6 +88,7 @@ impl WorkerEnd {
             stderr_tail: String::new(),
             stdout_dropped: 0,
             stderr_dropped: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -108,6 +113,12 @@ impl WorkerEnd {
     /// The same end, saying that `dropped` bytes of stderr came before its tail.
     pub fn with_stderr_dropped(mut self, dropped: u64) -> Self {
         self.stderr_dropped = dropped;
+        self
+    }
+
+    /// The same end with these backend warnings (see [`WorkerEnd::warnings`]).
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
         self
     }
 }
@@ -193,7 +204,7 @@ pub type Result<T, E = FinaliseError> = std::result::Result<T, E>;
 
 /// Finalises the job in `folder` after its worker stopped as `end` says (see the module doc).
 pub fn finalise(folder: &JobFolder, end: &WorkerEnd, opts: &FinaliseOptions) -> Result<Finalised> {
-    let mut warnings = Vec::new();
+    let mut warnings = end.warnings.clone();
     let open_error = |source| FinaliseError::OpenOutput {
         path: folder.output_dir(),
         source,

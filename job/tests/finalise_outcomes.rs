@@ -436,3 +436,23 @@ fn a_workers_failure_report_cannot_carry_runner_warnings() {
                "runnerWarnings": [warning]})
     );
 }
+
+#[test]
+fn the_backends_warnings_are_runner_warnings() {
+    let warning = "the worker hit the sandbox's cap of 256 open files: 1 open was refused with \
+                   EMFILE (too many open files)";
+    let f = fixture();
+    f.write_report(
+        &json!({"success": true, "full": {}, "summary": {"taxonomies": []},
+                           "artifacts": [], "operations": []}),
+    );
+    let end = WorkerEnd::exited(0).with_warnings(vec![warning.to_owned()]);
+    let done = run(&f, end);
+    assert_eq!(done.report["full"]["runnerWarnings"], json!([warning]));
+    assert_eq!(done.warnings, vec![warning.to_owned()]);
+
+    let f = fixture();
+    let end = WorkerEnd::failed("timed out after 1 s").with_warnings(vec![warning.to_owned()]);
+    let done = run(&f, end);
+    assert_eq!(done.report["runnerWarnings"], json!([warning]));
+}

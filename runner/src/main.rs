@@ -7,5 +7,8 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Many guests in one process each hold files open (each up to its own cap): allow all the
+    // descriptors the administrator does. If raising fails, the default limit still works.
+    let _ = wasm_host::raise_open_files_limit();
     cli::main()
 }

@@ -73,6 +73,7 @@ pub fn worker_end(record: &RunRecord) -> WorkerEnd {
     };
     end.with_stdout(tail_text(&record.stdout))
         .with_stderr(tail_text(&record.stderr))
+        .with_warnings(record.warnings.clone())
 }
 
 /// How much of each captured stream a failure report quotes. The sandbox keeps more (its own
