@@ -402,3 +402,52 @@ pub fn key_of<T: Stored>(obj: &T) -> Key {
 pub fn to_value<T: Serialize>(obj: &T) -> Value {
     serde_json::to_value(obj).unwrap_or(Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> Event {
+        Event {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some("d".to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn history_eviction_expires_older_versions_with_the_watch_cache_message() {
+        let store = Store::new(2);
+        for n in ["a", "b", "c"] {
+            store.create(event(n)).unwrap();
+        }
+        // Changes 1, 2, 3; the history keeps 2 and 3, so version 1 is the oldest servable.
+        match store.watch_from(Res::Events, Some(0)) {
+            WatchStart::Expired(msg) => assert_eq!(msg, "too old resource version: 0 (1)"),
+            WatchStart::Replay(..) => panic!("version 0 is older than the history"),
+        }
+        match store.watch_from(Res::Events, Some(1)) {
+            WatchStart::Replay(replay, _, rv) => {
+                assert_eq!(replay.iter().map(|r| r.rv).collect::<Vec<_>>(), [2, 3]);
+                assert_eq!(rv, 3);
+            }
+            WatchStart::Expired(m) => panic!("{m}"),
+        }
+    }
+
+    #[test]
+    fn delete_publishes_a_new_resource_version() {
+        let store = Store::new(10);
+        store.create(event("a")).unwrap();
+        let gone: Event = store.remove("d", "a", |_| Ok(())).unwrap();
+        assert_eq!(gone.metadata.resource_version.as_deref(), Some("2"));
+        assert_eq!(store.get::<Event>("d", "a").unwrap_err().code(), 404);
+        let again = store.create(event("a")).unwrap();
+        assert_eq!(again.metadata.resource_version.as_deref(), Some("3"));
+        let dup = store.create(event("a")).unwrap_err();
+        assert_eq!(dup.status.reason.as_deref(), Some("AlreadyExists"));
+    }
+}

@@ -186,11 +186,20 @@ async fn label_selectors_equality_and_set_based() {
     assert_eq!(names("worker notin (x1,x3),app").await, ["x2"]);
     assert_eq!(names("!worker").await, Vec::<String>::new());
     let pods: Api<Pod> = Api::namespaced(env.client.clone(), "default");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let p = pods
+    let mut p = pods
         .list(&ListParams::default().labels("job-name=x2"))
         .await
         .unwrap();
+    for _ in 0..500 {
+        if !p.items.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        p = pods
+            .list(&ListParams::default().labels("job-name=x2"))
+            .await
+            .unwrap();
+    }
     assert_eq!(p.items.len(), 1);
     let labels = p.items[0].metadata.labels.clone().unwrap();
     assert_eq!(labels["app"], "cortex");

