@@ -10,7 +10,8 @@ const MIB: u64 = 1 << 20;
 ///
 /// | field | default |
 /// | --- | --- |
-/// | `cache_dir` | `None` (compile in memory only) |
+/// | `cache_dir` | `None` (compile in memory only; see [`default_cache_dir`](crate::default_cache_dir)) |
+/// | `cache_max_bytes` | 1 GiB |
 /// | `fuel_metering` | `false` |
 /// | `epoch_tick` | 1 ms |
 /// | `max_concurrent` | 64 |
@@ -18,10 +19,15 @@ const MIB: u64 = 1 << 20;
 /// | `max_open_files` | 256 |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {
-    /// A directory of precompiled modules (`<sha256 of wasm>-<engine hash>.cwasm`) that survives
-    /// restarts. Created if missing. The directory must be writable by the runner only: its
-    /// files are loaded as native code.
+    /// A directory of precompiled modules (`<sha256 of wasm>-<engine key>.cwasm`) that survives
+    /// restarts. Created (mode 0700) if missing. Its files are loaded as native code, so the
+    /// sandbox refuses a directory that is not the current user's or that its group or others
+    /// can write. Entries of other engine versions or settings are pruned (see
+    /// `cache_max_bytes` for the size bound).
     pub cache_dir: Option<PathBuf>,
+    /// How many bytes of this engine's precompiled modules `cache_dir` keeps; beyond it the least
+    /// recently used are removed (a typical module is 5 to 30 MB precompiled).
+    pub cache_max_bytes: u64,
     /// Compile fuel metering into every module, so that [`Limits::fuel`] can be enforced and
     /// [`RunRecord::fuel_used`](crate::RunRecord::fuel_used) reported. It slows guest code a little
     /// and changes the compiled code, so it is an engine-wide choice.
@@ -47,6 +53,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             cache_dir: None,
+            cache_max_bytes: 1 << 30,
             fuel_metering: false,
             epoch_tick: Duration::from_millis(1),
             max_concurrent: 64,

@@ -59,6 +59,21 @@ pub enum Error {
         /// What `_start` is.
         found: String,
     },
+    /// The precompiled-module cache directory could be written by someone else: its files run as
+    /// native code.
+    #[error(
+        "refusing the precompiled-module cache directory {}: {reason}; its files are loaded as \
+         native code, so it must belong to the user running the sandbox and be writable by no \
+         one else",
+        path.display()
+    )]
+    UnsafeCacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it, e.g. "its mode 0777 lets every user write into it (chmod 700
+        /// it)".
+        reason: String,
+    },
     /// A job directory could not be opened for preopening.
     #[error("could not open {} for the guest: {message}", path.display())]
     OpenDir {

@@ -14,6 +14,7 @@
 
 mod capture;
 mod config;
+mod disk_cache;
 mod error;
 mod fd_cap;
 mod limiter;
@@ -24,6 +25,7 @@ mod rlimit;
 mod sandbox;
 
 pub use config::{Limits, RunSpec, SandboxConfig};
+pub use disk_cache::default_cache_dir;
 pub use error::{Error, Result};
 pub use module_cache::{CacheStats, Module};
 pub use record::{Captured, LimitExceeded, Outcome, RunRecord};

@@ -2,13 +2,13 @@
 //! optionally kept as precompiled native code in a directory that survives restarts.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ExternType, InstancePre, Linker};
 
+use crate::disk_cache::DiskCache;
 use crate::sandbox::State;
 use crate::{Error, Result};
 
@@ -65,27 +65,20 @@ pub struct CacheStats {
 pub(crate) struct ModuleCache {
     stats: Mutex<CacheStats>,
     linked: Mutex<HashMap<String, Arc<Linked>>>,
-    disk: Option<PathBuf>,
-    /// Distinguishes precompiled files of differently configured engines (fuel, wasmtime
-    /// version, CPU features): a file compiled for another configuration is never loaded.
-    engine_key: String,
+    disk: Option<DiskCache>,
 }
 
 impl ModuleCache {
-    pub(crate) fn new(engine: &Engine, disk: Option<PathBuf>) -> Result<Self> {
-        if let Some(dir) = &disk {
-            std::fs::create_dir_all(dir).map_err(|e| Error::OpenDir {
-                path: dir.clone(),
-                message: format!("cannot create the precompiled-module cache: {e}"),
-            })?;
-        }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
+    /// An empty cache; with `disk`, backed by that directory of precompiled modules (checked,
+    /// created and pruned by [`DiskCache::open`]), at most `max_bytes` of this engine's entries.
+    pub(crate) fn new(engine: &Engine, disk: Option<PathBuf>, max_bytes: u64) -> Result<Self> {
+        let disk = disk
+            .map(|dir| DiskCache::open(engine, dir, max_bytes))
+            .transpose()?;
         Ok(Self {
             stats: Mutex::new(CacheStats::default()),
             linked: Mutex::new(HashMap::new()),
             disk,
-            engine_key: format!("{:016x}", hasher.finish()),
         })
     }
 
@@ -150,13 +143,7 @@ impl ModuleCache {
         sha256: &str,
         bytes: &[u8],
     ) -> Result<wasmtime::Module> {
-        let cached_path = self
-            .disk
-            .as_ref()
-            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.engine_key)));
-        if let Some(path) = &cached_path
-            && let Some(module) = load_precompiled(engine, path)
-        {
+        if let Some(module) = self.disk.as_ref().and_then(|d| d.load(engine, sha256)) {
             self.count(|s| s.loaded_precompiled += 1);
             return Ok(module);
         }
@@ -165,8 +152,8 @@ impl ModuleCache {
             message: format!("{e:#}"),
         })?;
         self.count(|s| s.compiled += 1);
-        if let Some(path) = &cached_path {
-            store_precompiled(&module, path);
+        if let Some(disk) = &self.disk {
+            disk.store(&module, sha256);
         }
         Ok(module)
     }
@@ -194,43 +181,4 @@ fn check_start(module: &wasmtime::Module, name: &str) -> Result<()> {
         name: name.into(),
         found,
     })
-}
-
-/// Loads a precompiled module; any failure (missing, stale, corrupt) means "compile again".
-fn load_precompiled(engine: &Engine, path: &Path) -> Option<wasmtime::Module> {
-    let bytes = std::fs::read(path).ok()?;
-    // SAFETY: `Module::deserialize` runs the bytes as native code, so they must come from
-    // `Module::serialize` of a compatible engine. They do: only `store_precompiled` writes into
-    // the cache directory (atomically, via rename), the file name carries the engine's
-    // compatibility hash, and the documented contract of `SandboxConfig::cache_dir` is that only
-    // the runner can write there. Reading the file into memory first (instead of
-    // `deserialize_file`, which maps it) keeps a concurrent writer from changing mapped code.
-    #[allow(unsafe_code)]
-    let module = unsafe { wasmtime::Module::deserialize(engine, &bytes) };
-    match module {
-        Ok(module) => Some(module),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "ignoring unusable precompiled module");
-            None
-        }
-    }
-}
-
-/// Writes the precompiled module next to its final name and renames it into place; a failure
-/// only costs a recompilation next time.
-fn store_precompiled(module: &wasmtime::Module, path: &Path) {
-    let result = module
-        .serialize()
-        .map_err(|e| std::io::Error::other(e.to_string()))
-        .and_then(|bytes| {
-            // Unique per process and per write, so concurrent loads never share a temp file.
-            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, path)
-        });
-    if let Err(e) = result {
-        tracing::warn!(path = %path.display(), error = %e, "could not store precompiled module");
-    }
 }

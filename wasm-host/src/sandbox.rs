@@ -107,7 +107,7 @@ impl Sandbox {
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
         poll::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
         fd_cap::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
-        let modules = ModuleCache::new(&engine, config.cache_dir.clone())?;
+        let modules = ModuleCache::new(&engine, config.cache_dir.clone(), config.cache_max_bytes)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
         Ok(Self {
