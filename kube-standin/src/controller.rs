@@ -159,6 +159,7 @@ async fn run_job(
                 let msg = "Job was active longer than specified deadline";
                 set_status(&shared, &ns, &name, |s| {
                     s.active = None;
+                    s.ready = Some(0);
                     s.failed = Some(failed + 1);
                     s.conditions = Some(vec![
                         condition("FailureTarget", "DeadlineExceeded", msg),

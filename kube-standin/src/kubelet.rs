@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use crate::Shared;
 use crate::events::{Involved, NODE, record};
 use crate::mounts::{self, Plan, PlanError};
-use crate::status::ApiError;
 use crate::store::now;
 
 /// How a pod ended, for the job controller.
@@ -38,6 +37,8 @@ struct PodCtx {
     ns: String,
     name: String,
     uid: String,
+    /// The controlling Job's name.
+    owner: Option<String>,
     container: Container,
     image: String,
 }
@@ -116,6 +117,19 @@ impl PodCtx {
             .is_ok()
     }
 
+    /// Sets `status.ready` of the owning Job (the job controller counts ready pods).
+    fn job_ready(&self, ready: i32) {
+        if let Some(job) = &self.owner {
+            let _ = self
+                .shared
+                .store
+                .update::<k8s_openapi::api::batch::v1::Job>(&self.ns, job, |j| {
+                    j.status.get_or_insert_with(Default::default).ready = Some(ready);
+                    Ok(())
+                });
+        }
+    }
+
     fn waiting(&self, reason: &str, message: Option<String>) -> bool {
         let cs = self.base_status(
             ContainerState {
@@ -151,6 +165,13 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
         ns: pod.metadata.namespace.clone().unwrap_or_default(),
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid: pod.metadata.uid.clone().unwrap_or_default(),
+        owner: pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true) && o.kind == "Job")
+            .map(|o| o.name.clone()),
         image: container.image.clone().unwrap_or_default(),
         container,
         shared,
@@ -295,6 +316,7 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
     let mut running = running;
     running.container_id = Some(container_id.clone());
     ctx.set("Running", running, true, None);
+    ctx.job_ready(1);
 
     if image_cfg.oom {
         let _ = child.start_kill();
@@ -545,82 +567,6 @@ fn finish(
     if !ctx.set(phase, cs, false, Some(cond_reason)) {
         return PodOutcome::Killed;
     }
+    ctx.job_ready(0);
     outcome
-}
-
-/// `GET pods/{name}/log`: the container's log, `tailLines` then `limitBytes` applied; 400 with
-/// the real server's text while the container has not started.
-pub fn read_log(
-    shared: &Shared,
-    ns: &str,
-    name: &str,
-    container: Option<&str>,
-    tail_lines: Option<u64>,
-    limit_bytes: Option<u64>,
-) -> Result<String, ApiError> {
-    let pod: Pod = shared.store.get(ns, name)?;
-    let spec = pod.spec.clone().unwrap_or_default();
-    let cname = match container {
-        Some(c) => c.to_owned(),
-        None if spec.containers.len() == 1 => spec.containers[0].name.clone(),
-        None => {
-            let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
-            return Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                names.join(" ")
-            )));
-        }
-    };
-    if !spec.containers.iter().any(|c| c.name == cname) {
-        return Err(ApiError::bad_request(format!(
-            "container {cname} is not valid for pod {name}"
-        )));
-    }
-    let status = pod
-        .status
-        .and_then(|s| s.container_statuses)
-        .and_then(|v| v.into_iter().find(|c| c.name == cname));
-    if let Some(w) = status
-        .as_ref()
-        .and_then(|s| s.state.as_ref())
-        .and_then(|s| s.waiting.as_ref())
-    {
-        let why = match w.reason.as_deref() {
-            Some("ImagePullBackOff") => "trying and failing to pull image".to_owned(),
-            Some("ErrImagePull") => "image can't be pulled".to_owned(),
-            Some(r) => r.to_owned(),
-            None => "ContainerCreating".to_owned(),
-        };
-        return Err(ApiError::bad_request(format!(
-            "container {cname:?} in pod {name:?} is waiting to start: {why}"
-        )));
-    }
-    let uid = pod.metadata.uid.unwrap_or_default();
-    let path = shared
-        .work_dir
-        .join("pods")
-        .join(uid)
-        .join("logs")
-        .join(format!("{cname}.log"));
-    let Ok(bytes) = std::fs::read(&path) else {
-        return Err(ApiError::bad_request(format!(
-            "container {cname:?} in pod {name:?} is waiting to start: ContainerCreating"
-        )));
-    };
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if let Some(n) = tail_lines {
-        let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        text = lines[lines.len().saturating_sub(n)..].concat();
-    }
-    if let Some(limit) = limit_bytes.and_then(|l| usize::try_from(l).ok())
-        && text.len() > limit
-    {
-        let mut cut = limit;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    Ok(text)
 }

@@ -24,6 +24,7 @@ mod events;
 mod faults;
 pub mod kubeconfig;
 mod kubelet;
+mod logs;
 pub mod mounts;
 mod routes;
 pub mod selector;

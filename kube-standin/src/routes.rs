@@ -22,7 +22,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Stored, to_value};
 use crate::watch_stream::WatchParams;
-use crate::{Shared, admission, controller, discovery, kubelet};
+use crate::{Shared, admission, controller, discovery, logs};
 
 type Q = Query<HashMap<String, String>>;
 type St = State<Arc<Shared>>;
@@ -269,7 +269,7 @@ async fn pod_log(State(s): St, Path((ns, name)): Path<(String, String)>, q: Q) -
     let run = || -> Result<Response, ApiError> {
         let tail_lines = parse_u64(&q, "tailLines")?;
         let limit_bytes = parse_u64(&q, "limitBytes")?;
-        let text = kubelet::read_log(
+        let read = logs::read_log(
             &s,
             &ns,
             &name,
@@ -277,7 +277,16 @@ async fn pod_log(State(s): St, Path((ns, name)): Path<(String, String)>, q: Q) -
             tail_lines,
             limit_bytes,
         )?;
-        Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response())
+        // limitBytes bounds the whole response, so it ends a follow at once.
+        if flag(&q, "follow") && limit_bytes.is_none() {
+            let stream = logs::follow(s.clone(), ns.clone(), name.clone(), read);
+            return Ok((
+                [(header::CONTENT_TYPE, "text/plain")],
+                axum::body::Body::from_stream(stream),
+            )
+                .into_response());
+        }
+        Ok(([(header::CONTENT_TYPE, "text/plain")], read.text).into_response())
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }

@@ -227,11 +227,22 @@ async fn active_deadline_fails_the_job_and_deletes_its_pod() {
     let mut job = sh_job("slow", "sleep 30");
     job.spec.as_mut().unwrap().active_deadline_seconds = Some(1);
     jobs.create(&PostParams::default(), &job).await.unwrap();
+    let mut ready = None;
+    for _ in 0..200 {
+        ready = jobs.get("slow").await.unwrap().status.and_then(|s| s.ready);
+        if ready == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(ready, Some(1), "status.ready while the pod runs");
     assert_eq!(
         wait_finished(&env.client, "slow").await,
         ("Failed".to_owned(), "DeadlineExceeded".to_owned())
     );
     assert!(pods_of(&env.client, "slow").await.is_empty());
+    let st = jobs.get("slow").await.unwrap().status.unwrap();
+    assert_eq!((st.ready, st.active, st.failed), (Some(0), None, Some(1)));
 }
 
 #[tokio::test]
@@ -423,4 +434,42 @@ async fn without_a_mount_namespace_a_write_to_the_read_only_input_fails_the_pod(
             .as_str()
         )
     );
+}
+
+#[tokio::test]
+async fn follow_streams_the_log_until_the_container_ends() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    jobs.create(
+        &PostParams::default(),
+        &sh_job("fol", "echo a; sleep 1; echo b"),
+    )
+    .await
+    .unwrap();
+    let mut name = None;
+    for _ in 0..300 {
+        if let Some(p) = pods_of(&env.client, "fol").await.into_iter().next()
+            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        {
+            name = p.metadata.name;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let name = name.expect("the pod runs");
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), "default");
+    let lp = LogParams {
+        follow: true,
+        ..LogParams::default()
+    };
+    let mut stream = pod_api.log_stream(&name, &lp).await.unwrap();
+    let mut text = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        futures::AsyncReadExt::read_to_string(&mut stream, &mut text),
+    )
+    .await
+    .expect("the followed log ends with the container")
+    .unwrap();
+    assert_eq!(text, "a\nb\n");
 }
