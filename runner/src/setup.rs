@@ -1,7 +1,6 @@
 //! Assembles a runner from its configuration: catalogs, policies, the worker table, the sandbox
 //! and the scheduler with its backends.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use crate::backend::BackendKind;
 use crate::backend::wasm::WasmBackend;
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Config, ConfigError, ConfigLoader, Loaded};
-use crate::policy::{PolicyContext, PolicyError, PolicySet};
+use crate::policy::{BuiltinModule, PolicyContext, PolicyError, PolicySet};
 use crate::scheduler::{LaneDefaults, Scheduler, WorkerTable};
 
 /// Why a runner cannot be assembled.
@@ -49,8 +48,8 @@ pub struct Setup {
 
 impl Setup {
     /// Loads the configuration, the catalogs and the policies. `builtin_modules` are the
-    /// analyzers built with this workspace, as (worker name, module path).
-    pub fn load(loader: &ConfigLoader, builtin_modules: &[(String, PathBuf)]) -> Result<Self> {
+    /// analyzers built into the runner.
+    pub fn load(loader: &ConfigLoader, builtin_modules: &[BuiltinModule]) -> Result<Self> {
         let loaded = loader.load()?;
         let config = &loaded.config;
         let catalog = Catalog::load(&config.catalogs.analyzers, &config.catalogs.responders)?;

@@ -4,17 +4,17 @@ use std::path::{Path, PathBuf};
 
 use cortex_runner::catalog::{Catalog, WorkerKind};
 
-fn shared_catalog(name: &str) -> PathBuf {
+fn fixture_catalog(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/cortex-catalog")
+        .join("tests/fixtures/cortex-catalog")
         .join(name)
 }
 
 #[test]
 fn the_real_catalogs_load_completely() {
     let catalog = Catalog::load(
-        &[shared_catalog("analyzers.json")],
-        &[shared_catalog("responders.json")],
+        &[fixture_catalog("analyzers.json")],
+        &[fixture_catalog("responders.json")],
     )
     .unwrap();
     assert_eq!(catalog.count(WorkerKind::Analyzer), 275);

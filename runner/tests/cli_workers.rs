@@ -12,7 +12,7 @@ fn repo() -> PathBuf {
 
 fn catalog(name: &str) -> String {
     repo()
-        .join("../shared/fixtures/cortex-catalog")
+        .join("runner/tests/fixtures/cortex-catalog")
         .join(name)
         .display()
         .to_string()

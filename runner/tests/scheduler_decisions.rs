@@ -17,15 +17,15 @@ fn manifest_dir() -> &'static Path {
 
 /// The real catalogs plus a definition directory holding one worker with a command and no image.
 fn catalog(extra: &Path) -> Catalog {
-    let shared = manifest_dir().join("../../shared/fixtures/cortex-catalog");
+    let fixtures = manifest_dir().join("tests/fixtures/cortex-catalog");
     std::fs::write(
         extra.join("Local.json"),
         r#"{"name": "Local", "version": "1.0", "dataTypeList": ["ip"], "command": "local.py"}"#,
     )
     .unwrap();
     Catalog::load(
-        &[shared.join("analyzers.json"), extra.to_path_buf()],
-        &[shared.join("responders.json")],
+        &[fixtures.join("analyzers.json"), extra.to_path_buf()],
+        &[fixtures.join("responders.json")],
     )
     .unwrap()
 }

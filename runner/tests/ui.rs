@@ -17,10 +17,10 @@ fn manifest_dir() -> &'static Path {
 }
 
 fn catalog() -> Catalog {
-    let shared = manifest_dir().join("../../shared/fixtures/cortex-catalog");
+    let fixtures = manifest_dir().join("tests/fixtures/cortex-catalog");
     Catalog::load(
-        &[shared.join("analyzers.json")],
-        &[shared.join("responders.json")],
+        &[fixtures.join("analyzers.json")],
+        &[fixtures.join("responders.json")],
     )
     .unwrap()
 }

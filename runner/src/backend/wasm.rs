@@ -1,7 +1,6 @@
 //! The wasm backend: runs a worker's verified module in the in-process [`wasm_host::Sandbox`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use sha2::{Digest, Sha256};
 use wasm_host::{Limits, Module, RunSpec, Sandbox};
 
 use super::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, RunInfo};
-use crate::policy::ModuleStatus;
+use crate::policy::{ModuleSource, ModuleStatus};
 use crate::scheduler::Worker;
 
 /// Captured output per stream when nothing else is configured.
@@ -22,7 +21,8 @@ pub struct WasmBackend {
     sandbox: Arc<Sandbox>,
     stdout_bytes: usize,
     stderr_bytes: usize,
-    modules: Mutex<HashMap<PathBuf, Module>>,
+    /// Compiled modules by sha256: a file's and a built-in module's alike.
+    modules: Mutex<HashMap<String, Module>>,
 }
 
 impl std::fmt::Debug for WasmBackend {
@@ -51,27 +51,35 @@ impl WasmBackend {
         self
     }
 
-    /// The compiled module at `path`, which must still have the sha256 it was verified with when
-    /// the policies were loaded (a module replaced since then is refused, not run).
-    async fn module(&self, worker: &str, path: &PathBuf, sha256: &str) -> Result<Module, String> {
+    /// The compiled module from `source` (a file, or a module built into the runner), which must
+    /// still have the sha256 it was verified with when the policies were loaded (a file replaced
+    /// since then is refused, not run).
+    async fn module(
+        &self,
+        worker: &str,
+        source: &ModuleSource,
+        sha256: &str,
+    ) -> Result<Module, String> {
         if let Some(module) = self
             .modules
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(path)
+            .get(sha256)
         {
             return Ok(module.clone());
         }
         let sandbox = self.sandbox.clone();
-        let (path2, name, expected) = (path.clone(), worker.to_string(), sha256.to_string());
+        let (source2, name, expected) = (source.clone(), worker.to_string(), sha256.to_string());
         // Reading and compiling is CPU-bound: keep it off the async worker threads.
         let module = tokio::task::spawn_blocking(move || {
-            let bytes = std::fs::read(&path2).map_err(|e| format!("cannot read module {}: {e}", path2.display()))?;
+            let bytes = source2
+                .bytes()
+                .map_err(|e| format!("cannot read module {}: {e}", source2.display()))?;
             let actual = hex::encode(Sha256::digest(&bytes));
             if actual != expected {
                 return Err(format!(
                     "module {} changed since the policies were loaded: sha256 {actual}, expected {expected}",
-                    path2.display()
+                    source2.display()
                 ));
             }
             sandbox.load_bytes(&name, &bytes).map_err(|e| e.to_string())
@@ -81,7 +89,7 @@ impl WasmBackend {
         self.modules
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(path.clone(), module.clone());
+            .insert(sha256.to_string(), module.clone());
         Ok(module)
     }
 

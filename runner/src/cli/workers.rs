@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use cortex_runner::config::{ConfigLoader, Flags};
+use cortex_runner::policy::BuiltinModule;
 use cortex_runner::setup::Setup;
 
 /// `--config`, `--policies`, `--catalog`: where the configuration, policies and catalogs are.
@@ -41,10 +42,11 @@ impl WorkerArgs {
     }
 }
 
-/// The analyzers built with this workspace, as (worker name, module path).
-pub fn builtin_modules() -> Vec<(String, PathBuf)> {
-    analyzer_artifacts::ALL
+/// The analyzers built with this workspace, embedded in this binary (not paths into the build's
+/// target directory: a runner copied to another machine or into an image runs them too).
+pub fn builtin_modules() -> Vec<BuiltinModule> {
+    analyzer_artifacts::EMBEDDED
         .iter()
-        .map(|(name, path)| (name.to_string(), PathBuf::from(path)))
+        .map(|&(worker, bytes)| BuiltinModule { worker, bytes })
         .collect()
 }

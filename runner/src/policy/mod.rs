@@ -58,9 +58,71 @@ pub struct PolicyContext<'a> {
     pub wasm: &'a WasmConfig,
     /// `[kubernetes]` of the configuration: default resources, timeout, concurrency.
     pub kubernetes: &'a KubernetesConfig,
-    /// The analyzers built with this workspace, as (worker name, module path); searched after
-    /// `wasm.module_dirs` when `wasm.builtin_modules` is true.
-    pub builtin_modules: &'a [(String, PathBuf)],
+    /// The analyzers built into the runner; searched after `wasm.module_dirs` when
+    /// `wasm.builtin_modules` is true.
+    pub builtin_modules: &'a [BuiltinModule],
+}
+
+/// A wasm module compiled into the runner binary (the analyzers built with this workspace), so
+/// that a runner copied to another machine or into an image still has it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinModule {
+    /// The worker it implements; its file name is `<worker>.wasm`.
+    pub worker: &'static str,
+    /// The module.
+    pub bytes: &'static [u8],
+}
+
+impl std::fmt::Debug for BuiltinModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltinModule")
+            .field("worker", &self.worker)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Where a verified module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleSource {
+    /// A file, read again (and its sha256 checked again) when the module is compiled.
+    File(PathBuf),
+    /// A module built into the runner.
+    Builtin(BuiltinModule),
+}
+
+impl ModuleSource {
+    /// How the source is named to an operator: the file's path, or
+    /// `EmlParser.wasm built into the runner`.
+    pub fn display(&self) -> impl std::fmt::Display + '_ {
+        struct Shown<'s>(&'s ModuleSource);
+        impl std::fmt::Display for Shown<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 {
+                    ModuleSource::File(path) => write!(f, "{}", path.display()),
+                    ModuleSource::Builtin(m) => {
+                        write!(f, "{}.wasm built into the runner", m.worker)
+                    }
+                }
+            }
+        }
+        Shown(self)
+    }
+
+    /// The module's bytes: the file's current contents, or the embedded module.
+    pub fn bytes(&self) -> std::io::Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            Self::File(path) => std::fs::read(path).map(std::borrow::Cow::Owned),
+            Self::Builtin(m) => Ok(std::borrow::Cow::Borrowed(m.bytes)),
+        }
+    }
+}
+
+/// A file as its path; a built-in module as `EmlParser.wasm built into the runner`.
+impl Serialize for ModuleSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.display())
+    }
 }
 
 /// A resolved policy.
@@ -111,8 +173,8 @@ pub struct WasmPolicy {
 pub enum ModuleStatus {
     /// Found, a wasm binary, and matching its pin when there is one.
     Verified {
-        /// The module file.
-        path: PathBuf,
+        /// Where the module comes from: a file, or the runner itself.
+        path: ModuleSource,
         /// Its sha256, hex.
         sha256: String,
         /// Whether the policy pins the sha256.

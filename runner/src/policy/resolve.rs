@@ -1,13 +1,13 @@
 //! Resolves a parsed policy: defaults from `config.toml`, value checks, the worker's existence,
 //! and the wasm module (found, a wasm binary, matching its sha256 pin).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::{
-    BackendChoice, KubernetesPolicy, ModuleStatus, Overflow, Policy, PolicyContext, PolicyError,
-    PolicyFile, ResourcesSection, Result, WasmPolicy,
+    BackendChoice, KubernetesPolicy, ModuleSource, ModuleStatus, Overflow, Policy, PolicyContext,
+    PolicyError, PolicyFile, ResourcesSection, Result, WasmPolicy,
 };
 use crate::catalog::check_name;
 use crate::config::is_quantity;
@@ -215,18 +215,18 @@ fn find_module(
         .clone()
         .unwrap_or_else(|| format!("{worker}.wasm"));
     let mut looked_in = Vec::new();
-    let mut found: Option<PathBuf> = None;
+    let mut found: Option<ModuleSource> = None;
     if name.contains('/') {
         let base = policy_path.parent().unwrap_or(Path::new("."));
         let candidate = base.join(&name);
         looked_in.push(candidate.display().to_string());
-        found = candidate.is_file().then_some(candidate);
+        found = candidate.is_file().then_some(ModuleSource::File(candidate));
     } else {
         for dir in &ctx.wasm.module_dirs {
             looked_in.push(dir.display().to_string());
             let candidate = dir.join(&name);
             if candidate.is_file() {
-                found = Some(candidate);
+                found = Some(ModuleSource::File(candidate));
                 break;
             }
         }
@@ -235,8 +235,8 @@ fn find_module(
             found = ctx
                 .builtin_modules
                 .iter()
-                .find(|(builtin, p)| format!("{builtin}.wasm") == name && p.is_file())
-                .map(|(_, p)| p.clone());
+                .find(|builtin| name.strip_suffix(".wasm") == Some(builtin.worker))
+                .map(|builtin| ModuleSource::Builtin(*builtin));
         }
     }
     let Some(path) = found else {
@@ -256,7 +256,7 @@ fn find_module(
             format!("`wasm.module`: no module {name} found ({places})"),
         ));
     };
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let bytes = path.bytes().map_err(|e| {
         (
             "wasm.module",
             format!("`wasm.module`: cannot read {}: {e}", path.display()),
