@@ -9,9 +9,9 @@
 //! [`MIN_SECRET_CHARS`] characters are left alone: replacing them would garble ordinary words.
 //!
 //! Text that was cut (the end of a long stream) can begin with the end of a secret whose start
-//! was cut away: [`Secrets::scrub_cut_start`] replaces such a partial secret too, and
-//! [`Secrets::tail`] scrubs the whole text first, then cuts it, then scrubs the new edge, so that
-//! no part of a secret survives a cut.
+//! was cut away: [`Secrets::drop_cut_partial`] moves the cut past such a partial secret, and
+//! [`Secrets::tail`] scrubs the whole text first, then cuts it, then moves the new edge the same
+//! way, so that no part of a secret survives a cut.
 
 use crate::input::{REDACTED, is_secret_key};
 use serde_json::{Map, Value};
@@ -61,11 +61,14 @@ impl Secrets {
         scrubbed
     }
 
-    /// `text`, which was cut from the end of something longer, with a partial secret at its
-    /// start replaced by `"REMOVED"`: the longest proper end of any form of any secret that
-    /// `text` begins with, after any U+FFFD left by a character cut in half. Whole secrets are
-    /// the business of [`Secrets::scrub`].
-    pub fn scrub_cut_start(&self, text: &str) -> String {
+    /// `text`, which was cut from the end of something longer, without the partial secret it may
+    /// begin with: the longest proper end of any form of any secret that `text` begins with
+    /// (after any U+FFFD left by a character cut in half) is dropped, as if the cut had fallen
+    /// just after it. Dropped rather than replaced by `"REMOVED"`: a cut is arbitrary, so one
+    /// or two characters that merely look like the end of a secret are common, and moving the
+    /// cut past them loses nothing a reader needs. Whole secrets are the business of
+    /// [`Secrets::scrub`].
+    pub fn drop_cut_partial(&self, text: &str) -> String {
         let body = text.trim_start_matches(char::REPLACEMENT_CHARACTER);
         let longest = self
             .forms
@@ -79,19 +82,19 @@ impl Secrets {
             })
             .max();
         match longest {
-            Some(len) => format!("{REDACTED}{}", &body[len..]),
+            Some(len) => body[len..].to_owned(),
             None => text.to_owned(),
         }
     }
 
     /// The last `max_bytes` (at most) of `text`, secrets scrubbed, and whether it was cut:
-    /// `text` is scrubbed whole, then cut on a character boundary, then the cut edge is scrubbed
-    /// of partial secrets. When `cut_before` is true, `text` is itself the end of something
-    /// longer and its own start is scrubbed the same way.
+    /// `text` is scrubbed whole, then cut on a character boundary, then the cut is moved past a
+    /// partial secret ([`Secrets::drop_cut_partial`]). When `cut_before` is true, `text` is
+    /// itself the end of something longer and its own start is treated the same way.
     pub fn tail(&self, text: &str, max_bytes: usize, cut_before: bool) -> (String, bool) {
         let mut scrubbed = self.scrub(text);
         if cut_before {
-            scrubbed = self.scrub_cut_start(&scrubbed);
+            scrubbed = self.drop_cut_partial(&scrubbed);
         }
         if scrubbed.len() <= max_bytes {
             return (scrubbed, false);
@@ -100,7 +103,7 @@ impl Secrets {
         while !scrubbed.is_char_boundary(start) {
             start += 1;
         }
-        (self.scrub_cut_start(&scrubbed[start..]), true)
+        (self.drop_cut_partial(&scrubbed[start..]), true)
     }
 }
 
@@ -213,12 +216,14 @@ mod tests {
     #[test]
     fn a_partial_secret_at_a_cut_start_is_scrubbed() {
         let s = secrets(json!({"api_key": "sk-live-0123456789"}));
-        assert_eq!(s.scrub_cut_start("456789 rest"), "REMOVED rest");
-        assert_eq!(s.scrub_cut_start("9 rest"), "REMOVED rest");
-        assert_eq!(s.scrub_cut_start("\u{FFFD}\u{FFFD}56789 x"), "REMOVED x");
-        assert_eq!(s.scrub_cut_start("rest"), "rest");
+        assert_eq!(s.drop_cut_partial("456789 rest"), " rest");
+        assert_eq!(s.drop_cut_partial("9 rest"), " rest");
+        assert_eq!(s.drop_cut_partial("\u{FFFD}\u{FFFD}56789 x"), " x");
+        assert_eq!(s.drop_cut_partial("\u{FFFD}rest"), "\u{FFFD}rest");
+        // One pass: what follows a partial secret is not the end of another one.
+        assert_eq!(s.drop_cut_partial("99 rest"), "9 rest");
         // Only the start: the same characters later are ordinary text.
-        assert_eq!(s.scrub_cut_start("x 456789"), "x 456789");
+        assert_eq!(s.drop_cut_partial("x 456789"), "x 456789");
     }
 
     #[test]
@@ -233,9 +238,9 @@ mod tests {
             ("aaaa REMOVED end".to_owned(), false)
         );
         // A stream whose capture began inside the secret.
-        assert_eq!(s.tail("0123456789 end", 100, true).0, "REMOVED end");
+        assert_eq!(s.tail("0123456789 end", 100, true).0, " end");
         assert_eq!(s.tail("0123456789 end", 100, false).0, "0123456789 end");
         // A cut that falls inside a half secret the text itself holds.
-        assert_eq!(s.tail("xxxx 3456789 end", 10, false).0, "REMOVED end");
+        assert_eq!(s.tail("xxxx 3456789 end", 10, false).0, " end");
     }
 }

@@ -42,7 +42,7 @@ fn a_secret_straddling_the_tail_cut_leaves_no_half_behind() {
 }
 
 #[test]
-fn a_partial_secret_at_the_start_of_a_cut_capture_is_removed() {
+fn a_partial_secret_at_the_start_of_a_cut_capture_is_dropped() {
     let f = fixture();
     // The capture dropped the first 1000 bytes of stderr, cutting the secret in half.
     let end = WorkerEnd::exited(3)
@@ -51,7 +51,7 @@ fn a_partial_secret_at_the_start_of_a_cut_capture_is_removed() {
     assert_eq!(
         message(&f.folder, &end, &FinaliseOptions::default()),
         "exited with status 3 without writing output.json\n\
-         --- stderr (tail) ---\n[1019 bytes in all; last 19 shown]\nREMOVED was the key"
+         --- stderr (tail) ---\n[1019 bytes in all; last 12 shown]\n was the key"
     );
 }
 
@@ -121,5 +121,21 @@ fn names_the_worker_chose_are_scrubbed_from_a_failure_reports_warnings() {
                "errorMessage": format!("exited with status 2 without writing output.json\n--- runner warnings ---\n{warning}"),
                "input": redacted_input(),
                "runnerWarnings": [warning]})
+    );
+}
+
+#[test]
+fn a_cut_moves_past_a_single_character_that_could_end_a_secret() {
+    let f = fixture();
+    // "sk-live-0123456789" ends in "9": the cut lands on "9 end", so that "9" goes.
+    let opts = FinaliseOptions {
+        max_tail_bytes: 5,
+        ..FinaliseOptions::default()
+    };
+    let end = WorkerEnd::exited(3).with_stderr("xxxx 9 end");
+    assert_eq!(
+        message(&f.folder, &end, &opts),
+        "exited with status 3 without writing output.json\n\
+         --- stderr (tail) ---\n[10 bytes in all; last 4 shown]\n end"
     );
 }
