@@ -53,6 +53,15 @@ pub struct JobsConfig {
     pub root: PathBuf,
     /// The largest `output.json` finalisation reads, in MiB.
     pub max_output_mib: u64,
+    /// The most entries a worker may leave in `output/` (`output.json` included); more fails
+    /// the job. 1 to 1,000,000.
+    pub max_artifacts: u64,
+    /// The largest file other than `output.json` a worker may leave in `output/`, in MiB (the
+    /// larger of its apparent and allocated sizes); a bigger one fails the job. 1 to 1,048,576.
+    pub max_artifact_mib: u64,
+    /// The most MiB all files but `output.json` in `output/` may hold together; more fails the
+    /// job. 1 to 1,048,576.
+    pub max_artifact_total_mib: u64,
 }
 
 /// `[policies]`: per-worker policy files.
@@ -170,6 +179,9 @@ impl Default for JobsConfig {
         Self {
             root: std::env::temp_dir().join("cortex-runner-jobs"),
             max_output_mib: 16,
+            max_artifacts: 10_000,
+            max_artifact_mib: 512,
+            max_artifact_total_mib: 1024,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use cortex_job::{FinaliseOptions, Finalised, JobFolder, WorkerEnd};
-use wasm_host::{Captured, Limits, Module, Outcome, RunRecord, RunSpec, Sandbox};
+use wasm_host::{Limits, Module, Outcome, RunRecord, RunSpec, Sandbox};
 
 /// Errors of one sandboxed job that leave no report behind (setup failures of the host).
 #[derive(Debug, thiserror::Error)]
@@ -66,32 +66,58 @@ pub fn run_spec(folder: &JobFolder, env: Vec<(String, String)>, limits: Limits) 
 }
 
 /// Translates the sandbox's run record into the backend-neutral end that finalisation reads.
+///
+/// The captured tails go to finalisation whole and unscrubbed, with how much came before them:
+/// finalisation knows the job's secrets, scrubs them from the whole capture, and only then cuts
+/// it to what a report quotes ([`FinaliseOptions::max_tail_bytes`]), so that no half of a secret
+/// survives a cut.
 pub fn worker_end(record: &RunRecord) -> WorkerEnd {
     let end = match &record.outcome {
         Outcome::Exited { code } => WorkerEnd::exited(*code),
         other => WorkerEnd::failed(other.to_string()),
     };
-    end.with_stdout(tail_text(&record.stdout))
-        .with_stderr(tail_text(&record.stderr))
+    end.with_stdout(record.stdout.tail_text())
+        .with_stdout_dropped(record.stdout.dropped_bytes)
+        .with_stderr(record.stderr.tail_text())
+        .with_stderr_dropped(record.stderr.dropped_bytes)
         .with_warnings(record.warnings.clone())
 }
 
-/// How much of each captured stream a failure report quotes. The sandbox keeps more (its own
-/// capture limit) for logs; a report is stored by Cortex and shown in TheHive, where the last
-/// few kilobytes are what explains a failure.
-pub const REPORT_TAIL_BYTES: usize = 16 * 1024;
+#[cfg(test)]
+mod tests {
+    use wasm_host::LimitExceeded;
 
-/// Renders the end of a captured stream as text, saying how much was left out.
-fn tail_text(captured: &Captured) -> String {
-    let kept = &captured.tail[captured.tail.len().saturating_sub(REPORT_TAIL_BYTES)..];
-    let text = String::from_utf8_lossy(kept);
-    if (kept.len() as u64) < captured.total_bytes {
-        format!(
-            "[{} bytes in all; last {} shown]\n{text}",
-            captured.total_bytes,
-            kept.len()
-        )
-    } else {
-        text.into_owned()
+    /// wasm-host has no Cortex knowledge, so it does not depend on cortex-job and writes the
+    /// memory limit of its outcome itself: it must read exactly as `cortex_job::format_bytes`
+    /// writes every other byte count of a report.
+    #[test]
+    fn the_sandboxs_memory_sentence_writes_bytes_as_cortex_job_does() {
+        for limit_bytes in [
+            1,
+            100,
+            1023,
+            1024,
+            1536,
+            640 << 10,
+            (1 << 20) - 1,
+            1 << 20,
+            64 << 20,
+            (1536 << 20) + 1,
+            4 << 30,
+            5 << 40,
+        ] {
+            let limit = LimitExceeded::Memory {
+                limit_bytes,
+                requested_bytes: limit_bytes + 1,
+            };
+            assert_eq!(
+                limit.to_string(),
+                format!(
+                    "memory limit {} exceeded",
+                    cortex_job::format_bytes(limit_bytes)
+                ),
+                "{limit_bytes}"
+            );
+        }
     }
 }

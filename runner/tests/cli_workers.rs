@@ -328,7 +328,7 @@ fn explain_gives_the_decision_and_reason() {
     assert_eq!(
         v["decision"]["reason"],
         format!(
-            "input is 65.0 MiB, above the wasm limit of 64 MiB (wasm.max_input_mib of {})",
+            "input is 65 MiB, above the wasm limit of 64 MiB (wasm.max_input_mib of {})",
             policy.display()
         )
     );

@@ -352,16 +352,14 @@ fn a_stderr_flood_is_cut_to_its_tail_in_the_report() {
     let (head, tail) = message.split_once("\n--- stderr (tail) ---\n[").unwrap();
     assert_eq!(head, "output.json is 103 bytes, limit 50 bytes");
     let (counts, text) = tail.split_once("]\n").unwrap();
-    assert_eq!(counts, "2147483669 bytes in all; last 16384 shown");
-    // The last 16 KiB: the end of the flood and the last line (its final newline trimmed).
-    let last_line = "\nlast line of stderr\n";
+    // The last 16 KiB of the text with its final newline trimmed (the end of the flood and the
+    // last line), less one "e": the job's secret, "sekrit-value", ends in "e", so the cut moves
+    // past the one character that could be the end of a secret cut in half.
+    assert_eq!(counts, "2147483669 bytes in all; last 16383 shown");
+    let last_line = "\nlast line of stderr";
     assert_eq!(
         text,
-        format!(
-            "{}{}",
-            "e".repeat(16384 - last_line.len()),
-            last_line.trim_end()
-        )
+        format!("{}{last_line}", "e".repeat(16383 - last_line.len()))
     );
 }
 

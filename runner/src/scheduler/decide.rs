@@ -206,13 +206,5 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
     Decision::run(BackendKind::Wasm, reason)
 }
 
-/// "512 B", "3.0 KiB", "80.0 MiB".
-pub fn format_size(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else if bytes < MIB {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / MIB as f64)
-    }
-}
+/// Byte counts in routing reasons read as everywhere else: [`cortex_job::format_bytes`].
+pub use cortex_job::format_bytes as format_size;
