@@ -36,6 +36,8 @@ pub struct Image {
     pub missing: bool,
     /// The container is OOM-killed as soon as it starts: reason `OOMKilled`, exit code 137.
     pub oom: bool,
+    /// The pod is evicted as soon as its container starts: phase `Failed`, reason `Evicted`.
+    pub evicted: bool,
 }
 
 /// The stand-in's configuration. Every default is listed in [`Config::default`].
@@ -61,6 +63,14 @@ pub struct Config {
     pub image_pull_backoff_ms: u64,
     /// How mounts are given to containers. Default `auto`.
     pub isolation: Isolation,
+    /// The node's labels, matched against `nodeSelector`. Default `kubernetes.io/hostname`
+    /// = `standin-node`, `kubernetes.io/os` = `linux`.
+    pub node_labels: BTreeMap<String, String>,
+    /// The node's allocatable CPU in millicores; larger requests are unschedulable.
+    /// Default 4000.
+    pub node_cpu_millis: u64,
+    /// The node's allocatable memory in bytes. Default 16 GiB.
+    pub node_memory_bytes: u64,
     /// Faults active from the start (the control API changes them later). Default none.
     pub faults: Faults,
 }
@@ -77,6 +87,15 @@ impl Default for Config {
             bookmark_interval_ms: 1000,
             image_pull_backoff_ms: 200,
             isolation: Isolation::Auto,
+            node_labels: BTreeMap::from([
+                (
+                    "kubernetes.io/hostname".to_owned(),
+                    "standin-node".to_owned(),
+                ),
+                ("kubernetes.io/os".to_owned(), "linux".to_owned()),
+            ]),
+            node_cpu_millis: 4000,
+            node_memory_bytes: 16 << 30,
             faults: Faults::default(),
         }
     }

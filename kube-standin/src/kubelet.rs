@@ -3,7 +3,6 @@
 //! termination messages, logs and events as the real kubelet does.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use crate::Shared;
 use crate::events::{Involved, NODE, record};
 use crate::mounts::{self, Plan, PlanError};
 use crate::store::now;
+use crate::{process, scheduler};
 
 /// How a pod ended, for the job controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +177,29 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
         shared,
     };
     // The scheduler.
+    if let Some(why) = scheduler::unschedulable(&ctx.shared.config, &spec) {
+        let _ = ctx.shared.store.update::<Pod>(&ctx.ns, &ctx.name, |p| {
+            let st = p.status.get_or_insert_with(PodStatus::default);
+            st.conditions = Some(vec![PodCondition {
+                type_: "PodScheduled".to_owned(),
+                status: "False".to_owned(),
+                reason: Some("Unschedulable".to_owned()),
+                message: Some(why.clone()),
+                last_transition_time: Some(now()),
+                ..PodCondition::default()
+            }]);
+            Ok(())
+        });
+        record(
+            &ctx.shared.store,
+            &ctx.involved(false),
+            true,
+            "FailedScheduling",
+            why,
+            "default-scheduler",
+        );
+        return until_killed(&mut kill).await;
+    }
     if ctx
         .shared
         .store
@@ -243,6 +266,12 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
     };
 
     // The image.
+    if let Some(why) = scheduler::invalid_image(&ctx.image) {
+        ctx.waiting("InvalidImageName", Some(why.clone()));
+        ctx.event(true, "InspectFailed", why);
+        ctx.event(true, "Failed", "Error: InvalidImageName".to_owned());
+        return until_killed(&mut kill).await;
+    }
     ctx.event(false, "Pulling", format!("Pulling image {:?}", ctx.image));
     let image_cfg = match image_cfg {
         Some(i) if !i.missing => i,
@@ -257,7 +286,14 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
     let log_path = pod_dir
         .join("logs")
         .join(format!("{}.log", ctx.container.name));
-    let prepared = prepare(&ctx, &plan, &image_cfg.command, &env, &log_path);
+    let prepared = process::command(
+        ctx.shared.namespace_isolation,
+        &ctx.container,
+        &plan,
+        &image_cfg.command,
+        &env,
+        &log_path,
+    );
     let mut cmd = match prepared {
         Ok(c) => c,
         Err(msg) => {
@@ -318,6 +354,11 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
     ctx.set("Running", running, true, None);
     ctx.job_ready(1);
 
+    if image_cfg.evicted {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return evict(&ctx, &container_id, started_at);
+    }
     if image_cfg.oom {
         let _ = child.start_kill();
         let _ = child.wait().await;
@@ -411,105 +452,6 @@ async fn pull_fails(ctx: &PodCtx, kill: &mut watch::Receiver<bool>) -> PodOutcom
     until_killed(kill).await
 }
 
-/// Builds the process: argv, env, working directory, log file and mounts.
-fn prepare(
-    ctx: &PodCtx,
-    plan: &Plan,
-    entrypoint: &[String],
-    env: &BTreeMap<String, String>,
-    log_path: &std::path::Path,
-) -> Result<tokio::process::Command, String> {
-    let c = &ctx.container;
-    let mut argv: Vec<String> = match &c.command {
-        Some(cmd) if !cmd.is_empty() => cmd.iter().map(|a| mounts::expand(a, env)).collect(),
-        _ => entrypoint.to_vec(),
-    };
-    argv.extend(c.args.iter().flatten().map(|a| mounts::expand(a, env)));
-    let argv: Vec<String> = argv.iter().map(|a| plan.rewrite(a)).collect();
-    if argv.is_empty() {
-        return Err(
-            "no command specified (neither the image map nor the container names one)".to_owned(),
-        );
-    }
-    let io = |e: std::io::Error, what: &std::path::Path| format!("{}: {e}", what.display());
-    std::fs::create_dir_all(&plan.root).map_err(|e| io(e, &plan.root))?;
-    let term = plan.host_path(&plan.termination_path);
-    if let Some(parent) = term.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
-    }
-    std::fs::write(&term, b"").map_err(|e| io(e, &term))?;
-    if let Some(parent) = log_path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
-    }
-    let log = std::fs::File::create(log_path).map_err(|e| io(e, log_path))?;
-    let log2 = log.try_clone().map_err(|e| io(e, log_path))?;
-
-    let mut cmd = if ctx.shared.namespace_isolation {
-        // unshare execs sh in a private mount namespace; sh bind-mounts each volume at
-        // R/mountPath (remounting read-only ones ro) and execs the container's program. Paths
-        // reach sh as positional parameters, never as script text.
-        let mut script = String::from("set -e\n");
-        let mut params = Vec::new();
-        for m in &plan.mounts {
-            let target = plan.host_path(&m.mount_path);
-            std::fs::create_dir_all(&target).map_err(|e| io(e, &target))?;
-            script.push_str("mount --bind \"$1\" \"$2\"\n");
-            if m.read_only {
-                script.push_str("mount -o remount,bind,ro \"$2\"\n");
-            }
-            script.push_str("shift 2\n");
-            params.push(m.host.to_string_lossy().into_owned());
-            params.push(target.to_string_lossy().into_owned());
-        }
-        script.push_str("exec \"$@\"\n");
-        let mut cmd = tokio::process::Command::new("unshare");
-        cmd.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ]);
-        cmd.args(params).args(&argv);
-        cmd
-    } else {
-        for m in &plan.mounts {
-            let target = plan.host_path(&m.mount_path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
-            }
-            std::os::unix::fs::symlink(&m.host, &target).map_err(|e| io(e, &target))?;
-        }
-        let mut cmd = tokio::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        cmd
-    };
-    cmd.env_clear();
-    for k in ["PATH", "HOME", "LANG"] {
-        if let Ok(v) = std::env::var(k) {
-            cmd.env(k, v);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, plan.rewrite(v));
-    }
-    cmd.env("KUBE_STANDIN_ROOT", &plan.root);
-    let wd = c
-        .working_dir
-        .as_deref()
-        .map(|w| std::path::PathBuf::from(plan.rewrite(w)))
-        .unwrap_or_else(|| plan.root.clone());
-    cmd.current_dir(wd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(log2))
-        .kill_on_drop(true);
-    Ok(cmd)
-}
-
 /// Records the terminated state and the pod's final phase.
 #[allow(clippy::too_many_arguments)]
 fn finish(
@@ -569,4 +511,58 @@ fn finish(
     }
     ctx.job_ready(0);
     outcome
+}
+
+/// The message the kubelet's eviction manager writes.
+pub const EVICTION_MESSAGE: &str =
+    "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. ";
+
+/// Evicts the pod: phase `Failed`, reason `Evicted`, a `DisruptionTarget` condition, the
+/// container terminated with 137, and an `Evicted` event.
+fn evict(
+    ctx: &PodCtx,
+    container_id: &str,
+    started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> PodOutcome {
+    ctx.event(true, "Evicted", EVICTION_MESSAGE.to_owned());
+    let mut cs = ctx.base_status(
+        ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                container_id: Some(container_id.to_owned()),
+                exit_code: 137,
+                finished_at: Some(now()),
+                reason: Some("ContainerStatusUnknown".to_owned()),
+                message: Some(
+                    "The container could not be located when the pod was terminated".to_owned(),
+                ),
+                signal: None,
+                started_at: Some(started_at),
+            }),
+            ..ContainerState::default()
+        },
+        false,
+    );
+    cs.started = Some(false);
+    cs.container_id = Some(container_id.to_owned());
+    if !ctx.set("Failed", cs, false, Some("PodFailed")) {
+        return PodOutcome::Killed;
+    }
+    let _ = ctx.shared.store.update::<Pod>(&ctx.ns, &ctx.name, |p| {
+        let st = p.status.get_or_insert_with(PodStatus::default);
+        st.reason = Some("Evicted".to_owned());
+        st.message = Some(EVICTION_MESSAGE.to_owned());
+        st.conditions
+            .get_or_insert_with(Vec::new)
+            .push(PodCondition {
+                type_: "DisruptionTarget".to_owned(),
+                status: "True".to_owned(),
+                reason: Some("TerminationByKubelet".to_owned()),
+                message: Some(EVICTION_MESSAGE.to_owned()),
+                last_transition_time: Some(now()),
+                ..PodCondition::default()
+            });
+        Ok(())
+    });
+    ctx.job_ready(0);
+    PodOutcome::Failed
 }

@@ -473,3 +473,190 @@ async fn follow_streams_the_log_until_the_container_ends() {
     .unwrap();
     assert_eq!(text, "a\nb\n");
 }
+
+fn with_container(name: &str, f: impl FnOnce(&mut k8s_openapi::api::core::v1::PodSpec)) -> Job {
+    let mut job = sh_job(name, "true");
+    f(job.spec.as_mut().unwrap().template.spec.as_mut().unwrap());
+    job
+}
+
+/// Polls until the job's pod has a condition `PodScheduled=False`; returns its message.
+async fn wait_unschedulable(client: &kube::Client, job: &str) -> String {
+    for _ in 0..300 {
+        if let Some(p) = pods_of(client, job).await.into_iter().next() {
+            let conds = p.status.and_then(|s| s.conditions).unwrap_or_default();
+            if let Some(c) = conds
+                .iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            {
+                assert_eq!(c.reason.as_deref(), Some("Unschedulable"));
+                return c.message.clone().unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("job {job}: its pod was scheduled");
+}
+
+#[tokio::test]
+async fn unschedulable_pods_stay_pending_with_failed_scheduling() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let sel = with_container("sel", |p| {
+        p.node_selector = Some([("disk".to_owned(), "ssd".to_owned())].into());
+    });
+    jobs.create(&PostParams::default(), &sel).await.unwrap();
+    assert_eq!(
+        wait_unschedulable(&env.client, "sel").await,
+        "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+    );
+    let big = with_container("big", |p| {
+        p.containers[0].resources = Some(k8s_openapi::api::core::v1::ResourceRequirements {
+            requests: Some(
+                [(
+                    "cpu".to_owned(),
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity("64".to_owned()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        });
+    });
+    jobs.create(&PostParams::default(), &big).await.unwrap();
+    assert_eq!(
+        wait_unschedulable(&env.client, "big").await,
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    );
+    let pod = pods_of(&env.client, "big").await.remove(0);
+    assert_eq!(pod.spec.unwrap().node_name, None);
+    assert_eq!(pod.status.unwrap().phase.as_deref(), Some("Pending"));
+    let events = events_for(&env.client, pod.metadata.name.as_deref().unwrap()).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "FailedScheduling");
+}
+
+#[tokio::test]
+async fn invalid_image_name_waits_in_invalid_image_name() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let job = with_container("inv", |p| p.containers[0].image = Some("Bad Image".into()));
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let p = wait_waiting(&env.client, "inv", "InvalidImageName").await;
+    assert_eq!(
+        container(&p)
+            .state
+            .unwrap()
+            .waiting
+            .unwrap()
+            .message
+            .as_deref(),
+        Some(
+            "Failed to apply default image tag \"Bad Image\": couldn't parse image name \"Bad Image\": invalid reference format"
+        )
+    );
+}
+
+#[tokio::test]
+async fn evicted_pod_fails_the_job_with_reason_evicted() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let job = with_container("ev", |p| {
+        p.containers[0].image = Some("evict:1".into());
+        p.containers[0].args = None;
+    });
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    assert_eq!(
+        wait_finished(&env.client, "ev").await,
+        ("Failed".to_owned(), "BackoffLimitExceeded".to_owned())
+    );
+    let st = pods_of(&env.client, "ev").await.remove(0).status.unwrap();
+    assert_eq!(
+        (st.phase.as_deref(), st.reason.as_deref()),
+        (Some("Failed"), Some("Evicted"))
+    );
+    let disruption = st
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .unwrap();
+    assert_eq!(disruption.reason.as_deref(), Some("TerminationByKubelet"));
+}
+
+#[tokio::test]
+async fn unsupported_volume_is_failed_mount_and_value_from_is_config_error() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let job: Job = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "fm", "labels": {"worker": "fm"}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never",
+            "volumes": [{"name": "cfg", "configMap": {"name": "x"}}],
+            "containers": [{"name": "worker", "image": "sh:1", "args": ["true"],
+                            "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}]}]
+        }}}
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let mut found = None;
+    for _ in 0..300 {
+        if let Some(p) = pods_of(&env.client, "fm").await.into_iter().next() {
+            let ev = events_for(&env.client, p.metadata.name.as_deref().unwrap()).await;
+            if let Some(e) = ev.into_iter().find(|e| e.0 == "FailedMount") {
+                found = Some(e.1);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        found.as_deref(),
+        Some(
+            "MountVolume.SetUp failed for volume \"cfg\": kube-standin supports persistentVolumeClaim, emptyDir and hostPath volumes only"
+        )
+    );
+    let p = wait_waiting(&env.client, "fm", "ContainerCreating").await;
+    assert_eq!(p.status.unwrap().phase.as_deref(), Some("Pending"));
+
+    let job = with_container("vf", |p| {
+        p.containers[0].env = Some(vec![k8s_openapi::api::core::v1::EnvVar {
+            name: "TOKEN".into(),
+            value_from: Some(Default::default()),
+            ..Default::default()
+        }]);
+    });
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let p = wait_waiting(&env.client, "vf", "CreateContainerConfigError").await;
+    assert_eq!(
+        container(&p)
+            .state
+            .unwrap()
+            .waiting
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("env \"TOKEN\": valueFrom is not supported by kube-standin")
+    );
+}
+
+#[tokio::test]
+async fn no_command_anywhere_is_create_container_error() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let job = with_container("nocmd", |p| {
+        p.containers[0].image = Some("empty:1".into());
+        p.containers[0].args = None;
+    });
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let p = wait_waiting(&env.client, "nocmd", "CreateContainerError").await;
+    assert_eq!(
+        container(&p)
+            .state
+            .unwrap()
+            .waiting
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("no command specified (neither the image map nor the container names one)")
+    );
+}

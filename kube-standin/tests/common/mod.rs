@@ -35,6 +35,15 @@ pub fn images() -> BTreeMap<String, Image> {
                 ..Image::default()
             },
         ),
+        ("empty:1".to_owned(), Image::default()),
+        (
+            "evict:1".to_owned(),
+            Image {
+                command: vec!["sleep".to_owned(), "30".to_owned()],
+                evicted: true,
+                ..Image::default()
+            },
+        ),
         (
             "oom:1".to_owned(),
             Image {

@@ -1,0 +1,109 @@
+//! The container's process: argv (`command`/`args` with `$(VAR)` expanded and mount paths
+//! rewritten), a clean environment, the working directory, the log file, and the mounts (a
+//! private mount namespace with bind mounts, or symlinks).
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use k8s_openapi::api::core::v1::Container;
+
+use crate::mounts::{self, Plan};
+
+/// Builds the process: argv, env, working directory, log file and mounts.
+pub fn command(
+    namespace_isolation: bool,
+    c: &Container,
+    plan: &Plan,
+    entrypoint: &[String],
+    env: &BTreeMap<String, String>,
+    log_path: &std::path::Path,
+) -> Result<tokio::process::Command, String> {
+    let mut argv: Vec<String> = match &c.command {
+        Some(cmd) if !cmd.is_empty() => cmd.iter().map(|a| mounts::expand(a, env)).collect(),
+        _ => entrypoint.to_vec(),
+    };
+    argv.extend(c.args.iter().flatten().map(|a| mounts::expand(a, env)));
+    let argv: Vec<String> = argv.iter().map(|a| plan.rewrite(a)).collect();
+    if argv.is_empty() {
+        return Err(
+            "no command specified (neither the image map nor the container names one)".to_owned(),
+        );
+    }
+    let io = |e: std::io::Error, what: &std::path::Path| format!("{}: {e}", what.display());
+    std::fs::create_dir_all(&plan.root).map_err(|e| io(e, &plan.root))?;
+    let term = plan.host_path(&plan.termination_path);
+    if let Some(parent) = term.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+    }
+    std::fs::write(&term, b"").map_err(|e| io(e, &term))?;
+    if let Some(parent) = log_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+    }
+    let log = std::fs::File::create(log_path).map_err(|e| io(e, log_path))?;
+    let log2 = log.try_clone().map_err(|e| io(e, log_path))?;
+
+    let mut cmd = if namespace_isolation {
+        // unshare execs sh in a private mount namespace; sh bind-mounts each volume at
+        // R/mountPath (remounting read-only ones ro) and execs the container's program. Paths
+        // reach sh as positional parameters, never as script text.
+        let mut script = String::from("set -e\n");
+        let mut params = Vec::new();
+        for m in &plan.mounts {
+            let target = plan.host_path(&m.mount_path);
+            std::fs::create_dir_all(&target).map_err(|e| io(e, &target))?;
+            script.push_str("mount --bind \"$1\" \"$2\"\n");
+            if m.read_only {
+                script.push_str("mount -o remount,bind,ro \"$2\"\n");
+            }
+            script.push_str("shift 2\n");
+            params.push(m.host.to_string_lossy().into_owned());
+            params.push(target.to_string_lossy().into_owned());
+        }
+        script.push_str("exec \"$@\"\n");
+        let mut cmd = tokio::process::Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ]);
+        cmd.args(params).args(&argv);
+        cmd
+    } else {
+        for m in &plan.mounts {
+            let target = plan.host_path(&m.mount_path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+            }
+            std::os::unix::fs::symlink(&m.host, &target).map_err(|e| io(e, &target))?;
+        }
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
+    };
+    cmd.env_clear();
+    for k in ["PATH", "HOME", "LANG"] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, plan.rewrite(v));
+    }
+    cmd.env("KUBE_STANDIN_ROOT", &plan.root);
+    let wd = c
+        .working_dir
+        .as_deref()
+        .map(|w| std::path::PathBuf::from(plan.rewrite(w)))
+        .unwrap_or_else(|| plan.root.clone());
+    cmd.current_dir(wd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .kill_on_drop(true);
+    Ok(cmd)
+}
