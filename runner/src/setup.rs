@@ -9,7 +9,7 @@ use cortex_job::FinaliseOptions;
 use crate::backend::BackendKind;
 use crate::backend::wasm::WasmBackend;
 use crate::catalog::{Catalog, CatalogError};
-use crate::config::{Config, ConfigError, ConfigLoader, Loaded};
+use crate::config::{Config, ConfigError, ConfigLoader, Loaded, limits};
 use crate::policy::{BuiltinModule, PolicyContext, PolicyError, PolicySet};
 use crate::scheduler::{LaneDefaults, Scheduler, WorkerTable};
 
@@ -102,7 +102,8 @@ impl Setup {
             max_output_bytes: config.jobs.max_output_mib * 1024 * 1024,
             ..FinaliseOptions::default()
         };
-        let global = config.scheduler.max_running as usize;
+        // At most limits::MAX_RUNNING (4096), so the conversion cannot truncate.
+        let global = usize::try_from(config.scheduler.max_running).unwrap_or(usize::MAX);
         let mut scheduler = Scheduler::new(self.table.clone(), global, finalise)
             .without_backend(BackendKind::Kubernetes, self.kubernetes_absent_reason());
         if config.wasm.enabled {

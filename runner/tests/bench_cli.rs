@@ -114,7 +114,7 @@ fn usage_errors_exit_2_and_say_what_was_expected() {
     let (code, _, stderr) = bench(&["--module", programs::HONEST, "--jobs", "0"]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("--jobs and --concurrency must be at least 1"),
+        stderr.contains("invalid value '0' for '--jobs <N>': 0 is not in 1..=10000000"),
         "{stderr}"
     );
     let (code, _, stderr) = bench(&["--module", "/nonexistent/x.wasm"]);

@@ -437,3 +437,271 @@ fn a_responder_gets_its_json_object_as_data() {
     );
     assert_eq!(input["dataType"], "thehive:case");
 }
+
+/// Runs `cortex-runner ARGS --config CONFIG` and returns (exit code, stdout, stderr).
+fn runner_text(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = runner(config, args);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_summary_escapes_terminal_sequences_a_worker_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // An e-mail whose attachment is named with an OSC 52 clipboard write and a right-to-left
+    // override: EmlParser reports the name in its artifacts, as the original does.
+    let name = "a\x1b]52;c;ZXZpbA==\x07\u{202e}fdp.exe";
+    let eml = dir.path().join("invoice.eml");
+    std::fs::write(
+        &eml,
+        format!(
+            "From: a@example.com\r\nTo: b@example.com\r\nSubject: invoice\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n\
+             hello\r\n--XX\r\nContent-Type: application/pdf\r\n\
+             Content-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n"
+        ),
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let mut args = vec![
+            "run",
+            "--analyzer",
+            "EmlParser",
+            "--file",
+            eml.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        let (code, stdout, stderr) = runner_text(&cfg, &args);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        for raw in ['\x1b', '\x07', '\u{202e}'] {
+            assert!(!stdout.contains(raw), "{raw:?} printed raw: {stdout:?}");
+        }
+        stdout
+    };
+    let summary = run(false);
+    let escaped = "a\\x1b]52;c;ZXZpbA==\\x07\\u202efdp.exe";
+    assert!(
+        summary.contains(&format!(
+            "  filename     {escaped}\n  file         {escaped}\n"
+        )),
+        "{summary}"
+    );
+    let json = run(true);
+    assert!(
+        json.contains(r#""filename": "a\u001b]52;c;ZXZpbA==\u0007\u202efdp.exe""#),
+        "{json}"
+    );
+    // The printed JSON is still the worker's value.
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let artifact = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["dataType"] == "file")
+        .unwrap();
+    assert_eq!(artifact["filename"], name);
+}
+
+#[test]
+fn run_file_must_be_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let folder = dir.path().join("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let cases = [
+        (
+            folder.display().to_string(),
+            format!(
+                "error: --file {}: is a directory, expected a regular file",
+                folder.display()
+            ),
+        ),
+        (
+            "/dev/zero".to_string(),
+            "error: --file /dev/zero: is not a regular file".to_string(),
+        ),
+        (
+            "/nonexistent/x.eml".to_string(),
+            "error: --file /nonexistent/x.eml: no such file".to_string(),
+        ),
+    ];
+    for (file, expected) in cases {
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr) =
+            runner_text(&cfg, &["run", "--analyzer", "EmlParser", "--file", &file]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+        assert_eq!(stderr.trim_end(), expected);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+    // Nothing was created under the job root.
+    let jobs = dir.path().join("jobs");
+    assert!(!jobs.exists() || std::fs::read_dir(&jobs).unwrap().count() == 0);
+}
+
+#[test]
+fn tlp_and_pap_outside_cortex_levels_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    for command in ["run", "explain"] {
+        for (flag, value) in [
+            ("--tlp", "9"),
+            ("--tlp", "4"),
+            ("--pap", "99999999999"),
+            ("--pap", "-1"),
+        ] {
+            let flag_value = format!("{flag}={value}");
+            let mut args = vec![command];
+            if command == "run" {
+                args.extend(["--analyzer", "ValidateObservable", "--data-type", "ip"]);
+                args.extend(["--data", "8.8.8.8"]);
+            } else {
+                args.push("ValidateObservable");
+            }
+            args.push(&flag_value);
+            let (code, stdout, stderr) = runner_text(&cfg, &args);
+            assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+            assert_eq!(
+                stderr.lines().next().unwrap(),
+                format!("error: invalid value '{value}' for '{flag} <N>': {value} is not in 0..=3")
+            );
+        }
+    }
+}
+
+#[test]
+fn tlp_and_pap_at_the_edges_of_cortex_levels_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    for (tlp, pap) in [("0", "3"), ("3", "0")] {
+        let (code, stdout, stderr) = runner_text(
+            &cfg,
+            &["explain", "ValidateObservable", "--tlp", tlp, "--pap", pap],
+        );
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains(&format!("TLP {tlp}, PAP {pap}\n")),
+            "{stdout}"
+        );
+    }
+    let (code, stdout, stderr) = runner_text(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "ValidateObservable",
+            "--data",
+            "8.8.8.8",
+            "--data-type",
+            "ip",
+            "--tlp",
+            "3",
+            "--pap",
+            "0",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
+
+#[test]
+fn an_observable_starting_with_a_hyphen_is_data_not_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let (code, stdout, stderr) = runner_text(
+        &cfg,
+        &[
+            "run",
+            "--analyzer",
+            "ValidateObservable",
+            "--data",
+            "-bad-.com",
+            "--data-type",
+            "domain",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ValidateObs:domain = \"invalid\""),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = runner_text(
+        &cfg,
+        &[
+            "explain",
+            "ValidateObservable",
+            "--data",
+            "-bad-.com",
+            "--data-type",
+            "domain",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("job:      dataType domain, 9 bytes,"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_config_file_elsewhere_resolves_its_relative_paths_from_its_own_directory() {
+    // <tmp>/conf/config.toml names "policies" and "jobs"; the runner starts in <tmp>/elsewhere.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(conf.join("policies")).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::copy(
+        repo().join("policies/ValidateObservable.toml"),
+        conf.join("policies/ValidateObservable.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("config.toml"),
+        "[jobs]\nroot = \"jobs\"\n[policies]\ndir = \"policies\"\n",
+    )
+    .unwrap();
+    let cortex_runner = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+            .args(args)
+            .args(["--config", "../conf/config.toml"])
+            .current_dir(&elsewhere)
+            .env_remove("CORTEX_RUNNER_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_json(&out)
+    };
+    let rows = cortex_runner(&["config", "show", "--json"]);
+    let value = |key: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(value("policies.dir"), "\"../conf/policies\"");
+    assert_eq!(value("jobs.root"), "\"../conf/jobs\"");
+    let rows = cortex_runner(&["analyzers", "--json"]);
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "ValidateObservable")
+        .unwrap()
+        .clone();
+    assert_eq!(row["policy"], "../conf/policies/ValidateObservable.toml");
+    assert_eq!(row["backend"], "wasm");
+}

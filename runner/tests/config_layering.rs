@@ -151,10 +151,11 @@ fn catalog_flags_add_to_the_configured_catalogs() {
     }
     .load()
     .unwrap();
+    // The file's path is relative to the file, the flags' to the working directory.
     assert_eq!(
         loaded.config.catalogs.analyzers,
         vec![
-            PathBuf::from("a.json"),
+            dir.path().join("a.json"),
             PathBuf::from("more/analyzers.json")
         ]
     );
@@ -262,7 +263,9 @@ fn invalid_values_name_their_source() {
     let (err, file) = load_err("[scheduler]\nmax_running = 0\n", &[]);
     assert_eq!(
         err,
-        format!("config {file}: `scheduler.max_running` must be a number greater than 0, found 0")
+        format!(
+            "config {file}: `scheduler.max_running` must be an integer from 1 to 4096, found 0"
+        )
     );
     let (err, _) = load_err("", &[("CORTEX_RUNNER_SERVICE__LISTEN", "nowhere")]);
     assert_eq!(
@@ -331,4 +334,203 @@ fn the_shipped_config_file_loads_and_has_no_kubernetes() {
     .unwrap();
     assert!(!loaded.config.kubernetes.enabled);
     assert!(loaded.config.wasm.enabled);
+}
+
+/// Every ranged key: (section, key, lowest accepted, highest accepted).
+const RANGED: [(&str, &str, i64, i64); 15] = [
+    ("jobs", "max_output_mib", 1, 1024),
+    ("scheduler", "max_running", 1, 4096),
+    ("wasm", "memory_mib", 1, 4096),
+    ("wasm", "timeout_s", 1, 86_400),
+    ("wasm", "fuel", 1, 1_000_000_000_000_000),
+    ("wasm", "max_input_mib", 1, 1_048_576),
+    ("wasm", "stdout_kib", 1, 65_536),
+    ("wasm", "stderr_kib", 1, 65_536),
+    ("wasm", "concurrency", 1, 1024),
+    ("kubernetes", "timeout_s", 1, 604_800),
+    ("kubernetes", "ttl_s", 0, 604_800),
+    ("kubernetes", "concurrency", 1, 1024),
+    ("kubernetes", "run_as_user", 0, 2_147_483_647),
+    ("kubernetes", "run_as_group", 0, 2_147_483_647),
+    ("kubernetes", "fs_group", 0, 2_147_483_647),
+];
+
+#[test]
+fn every_limit_outside_its_range_is_refused_naming_file_key_value_and_range() {
+    for (section, key, low, high) in RANGED {
+        let mut outside = vec![high + 1];
+        // Below 0 an unsigned key is a type error, tested elsewhere.
+        if low > 0 || key.contains("run_as") || key == "fs_group" {
+            outside.push(low - 1);
+        }
+        for value in outside {
+            let (err, file) = load_err(&format!("[{section}]\n{key} = {value}\n"), &[]);
+            assert_eq!(
+                err,
+                format!(
+                    "config {file}: `{section}.{key}` must be an integer from {low} to {high}, found {value}"
+                )
+            );
+        }
+    }
+    // The value of issue 9 that wrapped to 1 MiB, from the environment.
+    let (err, _) = load_err("", &[("CORTEX_RUNNER_WASM__MEMORY_MIB", "17592186044417")]);
+    assert_eq!(
+        err,
+        "config environment CORTEX_RUNNER_WASM__MEMORY_MIB: `wasm.memory_mib` must be an integer from 1 to 4096, found 17592186044417"
+    );
+}
+
+#[test]
+fn every_limit_at_either_edge_of_its_range_is_accepted() {
+    for edge in [0, 1] {
+        let mut table = toml::Table::new();
+        for (section, key, low, high) in RANGED {
+            let value = if edge == 0 { low } else { high };
+            table
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .unwrap()
+                .insert(key.into(), toml::Value::Integer(value));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let text = table.to_string();
+        let file = write(dir.path(), "c.toml", &text);
+        let loaded = ConfigLoader {
+            file: Some(file),
+            ..Default::default()
+        }
+        .load()
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let sources = loaded.sources();
+        for (section, key, low, high) in RANGED {
+            let value = if edge == 0 { low } else { high };
+            assert_eq!(
+                source_of(&sources, &format!("{section}.{key}")).0,
+                value.to_string()
+            );
+        }
+    }
+}
+
+#[test]
+fn relative_paths_in_the_file_resolve_against_its_directory() {
+    // The configuration lives in <tmp>/etc/cortex; the test's working directory is the crate's.
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("etc/cortex");
+    std::fs::create_dir_all(&etc).unwrap();
+    let file = write(
+        &etc,
+        "config.toml",
+        r#"
+[jobs]
+root = "jobs"
+[policies]
+dir = "policies"
+[catalogs]
+analyzers = ["catalogs/analyzers.json", "/abs/analyzers.json"]
+responders = ["../responders"]
+[wasm]
+module_dirs = ["modules"]
+cache_dir = "cache"
+[kubernetes]
+kubeconfig = "kubeconfig"
+[service]
+token_file = "secrets/token"
+"#,
+    );
+    let loaded = ConfigLoader {
+        file: Some(file),
+        ..Default::default()
+    }
+    .load()
+    .unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.jobs.root, etc.join("jobs"));
+    assert_eq!(c.policies.dir, etc.join("policies"));
+    assert_eq!(
+        c.catalogs.analyzers,
+        vec![
+            etc.join("catalogs/analyzers.json"),
+            PathBuf::from("/abs/analyzers.json")
+        ]
+    );
+    assert_eq!(c.catalogs.responders, vec![etc.join("../responders")]);
+    assert_eq!(c.wasm.module_dirs, vec![etc.join("modules")]);
+    assert_eq!(c.wasm.cache_dir, Some(etc.join("cache")));
+    assert_eq!(c.kubernetes.kubeconfig, Some(etc.join("kubeconfig")));
+    assert_eq!(c.service.token_file, Some(etc.join("secrets/token")));
+    // `config show` prints the resolved path.
+    assert_eq!(
+        source_of(&loaded.sources(), "policies.dir").0,
+        format!("{:?}", etc.join("policies").display().to_string())
+    );
+}
+
+#[test]
+fn relative_paths_from_the_environment_and_flags_stay_relative_to_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "c.toml", "[policies]\ndir = \"p\"\n");
+    let loaded = ConfigLoader {
+        file: Some(file.clone()),
+        env: env(&[
+            ("CORTEX_RUNNER_POLICIES__DIR", "env-policies"),
+            ("CORTEX_RUNNER_WASM__MODULE_DIRS", "[\"env-modules\"]"),
+        ]),
+        flags: Flags {
+            job_root: Some("flag-jobs".into()),
+            ..Default::default()
+        },
+    }
+    .load()
+    .unwrap();
+    assert_eq!(loaded.config.policies.dir, PathBuf::from("env-policies"));
+    assert_eq!(
+        loaded.config.wasm.module_dirs,
+        vec![PathBuf::from("env-modules")]
+    );
+    assert_eq!(loaded.config.jobs.root, PathBuf::from("flag-jobs"));
+}
+
+#[test]
+fn the_module_cache_is_on_by_default_and_an_empty_value_turns_it_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.toml", "");
+    let loaded = ConfigLoader {
+        file: Some(empty.clone()),
+        ..Default::default()
+    }
+    .load()
+    .unwrap();
+    let default = wasm_host::default_cache_dir();
+    assert!(default.is_some(), "the tests run with HOME set");
+    assert_eq!(loaded.config.wasm.cache_dir, default);
+    assert_eq!(
+        source_of(&loaded.sources(), "wasm.cache_dir"),
+        (
+            format!("{:?}", default.unwrap().display().to_string()).as_str(),
+            "default"
+        )
+    );
+    let off = write(dir.path(), "off.toml", "[wasm]\ncache_dir = \"\"\n");
+    let loaded = ConfigLoader {
+        file: Some(off.clone()),
+        ..Default::default()
+    }
+    .load()
+    .unwrap();
+    assert_eq!(loaded.config.wasm.cache_dir, None);
+    assert_eq!(
+        source_of(&loaded.sources(), "wasm.cache_dir"),
+        ("(unset)", off.display().to_string().as_str())
+    );
+    let loaded = ConfigLoader {
+        file: Some(empty),
+        env: env(&[("CORTEX_RUNNER_WASM__CACHE_DIR", "")]),
+        flags: Flags::default(),
+    }
+    .load()
+    .unwrap();
+    assert_eq!(loaded.config.wasm.cache_dir, None);
 }

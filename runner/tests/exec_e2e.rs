@@ -403,3 +403,110 @@ fn setup_errors_exit_2_and_name_the_path() {
         "{stderr}"
     );
 }
+
+/// `cortex-runner exec` on `folder` with `args`: exit code, raw stdout, stderr.
+fn exec_raw(module: &str, folder: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+        .args(["exec", "--module", module, "--job-dir"])
+        .arg(folder)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_printed_report_escapes_what_a_terminal_would_act_on() {
+    // An OSC 52 clipboard write, an 8-bit CSI, a right-to-left override and DEL in the observable;
+    // the failure report quotes the input, so they reach stdout unless escaped.
+    let root = tempfile::tempdir().unwrap();
+    let data = "x\x1b]52;c;ZXZpbA==\x07\u{9b}31m\u{202e}fdp.exe\x7f";
+    let folder =
+        JobFolder::create(root.path(), "esc", &JobInput::new("other", data), None).unwrap();
+    let (code, stdout, stderr) = exec_raw(programs::EXIT_3, folder.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stdout.contains(r#""data": "x\u001b]52;c;ZXZpbA==\u0007\u009b31m\u202efdp.exe\u007f""#),
+        "{stdout}"
+    );
+    for raw in ['\x1b', '\x07', '\u{9b}', '\u{202e}', '\x7f'] {
+        assert!(!stdout.contains(raw), "{raw:?} printed raw: {stdout}");
+    }
+    // The value itself is intact: output.json and the printed JSON are the same report.
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed["input"]["data"], data);
+    let written = std::fs::read(folder.output_dir().join("output.json")).unwrap();
+    assert_eq!(printed, serde_json::from_slice::<Value>(&written).unwrap());
+}
+
+#[test]
+fn limits_outside_their_ranges_are_usage_errors_naming_flag_value_and_range() {
+    let (_root, folder) = job();
+    let cases = [
+        // The value of issue 9 that wrapped to 1 MiB.
+        ("--memory-mib", "17592186044417", "1..=4096"),
+        ("--memory-mib", "0", "1..=4096"),
+        ("--memory-mib", "4097", "1..=4096"),
+        ("--timeout-s", "0", "1..=86400"),
+        ("--timeout-s", "86401", "1..=86400"),
+        ("--timeout-s", "18446744073709551615", "1..=86400"),
+        ("--fuel", "0", "1..=1000000000000000"),
+        ("--fuel", "1000000000000001", "1..=1000000000000000"),
+        ("--max-output-bytes", "0", "1..=1073741824"),
+        ("--max-output-bytes", "1073741825", "1..=1073741824"),
+    ];
+    for (flag, value, range) in cases {
+        let (code, stdout, stderr) = exec_raw(programs::HONEST, folder.path(), &[flag, value]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{flag} {value}: {stderr}");
+        let metavar = if flag == "--max-output-bytes" {
+            "BYTES"
+        } else {
+            "N"
+        };
+        assert_eq!(
+            stderr.lines().next().unwrap(),
+            format!(
+                "error: invalid value '{value}' for '{flag} <{metavar}>': {value} is not in {range}"
+            ),
+        );
+    }
+    assert!(!folder.output_dir().join("output.json").exists());
+}
+
+#[test]
+fn limits_at_the_edges_of_their_ranges_are_accepted() {
+    let (_root, folder) = job();
+    let ran = exec(
+        programs::HONEST,
+        &folder,
+        &[
+            "--memory-mib",
+            "4096",
+            "--timeout-s",
+            "86400",
+            "--fuel",
+            "1000000000000000",
+            "--max-output-bytes",
+            "1073741824",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.report["success"], json!(true));
+    let (_root, folder) = job();
+    let ran = exec(programs::HONEST, &folder, &["--timeout-s", "1"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // The lowest memory, fuel and output size are accepted, and then the job fails on them.
+    let (_root, folder) = job();
+    let ran = exec(programs::HONEST, &folder, &["--memory-mib", "1"]);
+    assert_eq!(error_message(&ran), "memory limit 1 MiB exceeded");
+    let (_root, folder) = job();
+    let ran = exec(programs::HONEST, &folder, &["--fuel", "1"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let (_root, folder) = job();
+    let ran = exec(programs::HONEST, &folder, &["--max-output-bytes", "1"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+}

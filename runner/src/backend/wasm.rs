@@ -125,7 +125,7 @@ impl WasmBackend {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             limits: Limits {
-                memory_bytes: policy.wasm.memory_mib * 1024 * 1024,
+                memory_bytes: policy.wasm.memory_bytes(),
                 timeout: job
                     .limits
                     .timeout

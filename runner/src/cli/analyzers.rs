@@ -5,6 +5,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::Status;
+use super::terminal::escape;
 use super::workers::WorkerArgs;
 use cortex_runner::backend::BackendKind;
 use cortex_runner::scheduler::{JobFacts, Load, Route, decide};
@@ -79,13 +80,14 @@ pub fn run(args: AnalyzersArgs) -> Result<Status> {
             .flatten()
             .filter_map(|v| v.as_str())
             .collect();
+        // Catalog text (names, data types) is escaped before it reaches the terminal.
         out.push_str(&format!(
             "{:name_w$}  {:9}  {:10}  {:30}  {}\n",
-            r["name"].as_str().unwrap_or(""),
+            escape(r["name"].as_str().unwrap_or("")),
             r["kind"].as_str().unwrap_or(""),
             r["backend"].as_str().unwrap_or(""),
-            types.join(","),
-            r["reason"].as_str().unwrap_or(""),
+            escape(&types.join(",")),
+            escape(r["reason"].as_str().unwrap_or("")),
         ));
     }
     out.push_str(&format!(

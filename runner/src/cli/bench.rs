@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::Status;
 use cortex_runner::bench::{self, BenchOptions};
+use cortex_runner::config::limits;
 
 /// Arguments of `cortex-runner bench`.
 #[derive(Debug, Args)]
@@ -16,12 +17,14 @@ pub struct BenchArgs {
     /// The WASI preview-1 module (`.wasm`) to run.
     #[arg(long, value_name = "PATH.wasm")]
     module: PathBuf,
-    /// Number of jobs.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
-    jobs: usize,
-    /// Jobs in flight at once.
-    #[arg(long, default_value_t = 1, value_name = "C")]
-    concurrency: usize,
+    /// Number of jobs (1..=10000000).
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(limits::BENCH_JOBS))]
+    jobs: u64,
+    /// Jobs in flight at once (1..=1024).
+    #[arg(long, default_value_t = 1, value_name = "C",
+          value_parser = clap::value_parser!(u64).range(limits::CONCURRENCY))]
+    concurrency: u64,
     /// Where job folders are created; defaults to `/dev/shm/cortex-runner-bench` (tmpfs) when
     /// `/dev/shm` exists, else the system temporary directory.
     #[arg(long, value_name = "DIR")]
@@ -44,8 +47,9 @@ pub struct BenchArgs {
     /// command is split on whitespace.
     #[arg(long, value_name = "COMMAND")]
     compare_process: Option<String>,
-    /// Wall-clock limit of each job, seconds.
-    #[arg(long, default_value_t = 60, value_name = "N")]
+    /// Wall-clock limit of each job, seconds (1..=86400).
+    #[arg(long, default_value_t = 60, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(limits::WASM_TIMEOUT_S))]
     timeout_s: u64,
 }
 
@@ -69,9 +73,6 @@ fn parse_config(text: &str) -> Result<serde_json::Map<String, serde_json::Value>
 
 /// Runs the subcommand and prints the figures as one JSON object on stdout.
 pub fn run(args: BenchArgs) -> Result<Status> {
-    if args.jobs == 0 || args.concurrency == 0 {
-        bail!("--jobs and --concurrency must be at least 1");
-    }
     let job_root = args.job_root.clone().unwrap_or_else(|| {
         let shm = std::path::Path::new("/dev/shm");
         if shm.is_dir() {
@@ -81,8 +82,10 @@ pub fn run(args: BenchArgs) -> Result<Status> {
         }
     });
     let opts = BenchOptions {
-        jobs: args.jobs,
-        concurrency: args.concurrency,
+        // Within their ranges, both fit a usize.
+        jobs: usize::try_from(args.jobs).context("--jobs does not fit this platform")?,
+        concurrency: usize::try_from(args.concurrency)
+            .context("--concurrency does not fit this platform")?,
         job_root: job_root.clone(),
         data: args.data.clone(),
         data_type: args.data_type.clone(),

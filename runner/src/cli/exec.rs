@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Status;
+use cortex_runner::config::limits;
 use cortex_runner::sandbox_run;
 
 /// Arguments of `cortex-runner exec`.
@@ -18,20 +19,23 @@ pub struct ExecArgs {
     /// An existing Cortex job folder (`input/input.json`, `output/`).
     #[arg(long, value_name = "DIR")]
     job_dir: PathBuf,
-    /// Wall-clock limit in seconds.
-    #[arg(long, default_value_t = 60, value_name = "N")]
+    /// Wall-clock limit in seconds (1..=86400).
+    #[arg(long, default_value_t = 60, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(limits::WASM_TIMEOUT_S))]
     timeout_s: u64,
-    /// Linear-memory limit in MiB.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    /// Linear-memory limit in MiB (1..=4096: a wasm32 guest addresses 4 GiB).
+    #[arg(long, default_value_t = 256, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(limits::MEMORY_MIB))]
     memory_mib: u64,
-    /// Optional instruction budget (wasmtime fuel units).
-    #[arg(long, value_name = "N")]
+    /// Optional instruction budget (wasmtime fuel units, 1..=10^15).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(limits::FUEL))]
     fuel: Option<u64>,
     /// Environment variable for the guest (repeatable); the guest sees nothing else.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Largest `output.json` finalisation will read, in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    /// Largest `output.json` finalisation will read, in bytes (1..=1073741824).
+    #[arg(long, default_value_t = 16 * limits::MIB, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(limits::MAX_OUTPUT_BYTES))]
     max_output_bytes: u64,
 }
 
@@ -54,8 +58,11 @@ pub fn run(args: ExecArgs) -> Result<Status> {
     })
     .context("starting the wasm sandbox")?;
     let module = sandbox.load(&args.module)?;
+    // clap keeps --memory-mib within limits::MEMORY_MIB; the product is checked all the same.
+    let memory_bytes = limits::mib_to_bytes(args.memory_mib)
+        .with_context(|| format!("--memory-mib {} is too large", args.memory_mib))?;
     let limits = wasm_host::Limits {
-        memory_bytes: args.memory_mib * 1024 * 1024,
+        memory_bytes,
         timeout: Duration::from_secs(args.timeout_s),
         fuel: args.fuel,
         ..wasm_host::Limits::default()

@@ -7,7 +7,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::Status;
+use super::terminal::escape;
 use super::workers::WorkerArgs;
+use cortex_runner::config::limits;
 use cortex_runner::scheduler::{JobFacts, Load, Route, decide};
 
 /// `explain` arguments.
@@ -22,17 +24,19 @@ pub struct ExplainArgs {
     /// A file observable (its size decides about oversized inputs).
     #[arg(long, value_name = "PATH", conflicts_with = "data")]
     pub file: Option<PathBuf>,
-    /// An observable value.
-    #[arg(long, value_name = "VALUE")]
+    /// An observable value; it may start with `-`.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
     pub data: Option<String>,
     /// The data type (default: `file` with --file, else the worker's first data type).
     #[arg(long, value_name = "TYPE")]
     pub data_type: Option<String>,
-    /// The job's TLP.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// The job's TLP (0..=3, the levels Cortex accepts).
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(i64).range(limits::TLP))]
     pub tlp: i64,
-    /// The job's PAP.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// The job's PAP (0..=3, the levels Cortex accepts).
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(i64).range(limits::PAP))]
     pub pap: i64,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -92,30 +96,38 @@ pub fn run(args: ExplainArgs) -> Result<Status> {
         }))?;
         return Ok(Status::Success);
     }
+    // Names, data types and reasons come from the catalogs, the policies and the flags: escaped
+    // before they reach the terminal, as everything printed from a report is.
     let verdict = match &decision.route {
         Route::Run { backend } => backend.to_string(),
         Route::Refused { message } => format!("refused: {message}"),
     };
     let mut out = format!(
         "worker:   {} ({}, {})\n",
-        worker.name,
+        escape(&worker.name),
         worker.kind,
-        worker.data_types.join(", ")
+        escape(&worker.data_types.join(", "))
     );
     out.push_str(&format!(
         "policy:   {}\n",
-        worker
-            .policy
-            .as_ref()
-            .map_or("(none)".to_string(), |p| p.path.display().to_string())
+        escape(
+            &worker
+                .policy
+                .as_ref()
+                .map_or("(none)".to_string(), |p| p.path.display().to_string())
+        )
     ));
     out.push_str(&format!(
         "job:      dataType {}, {} bytes, TLP {}, PAP {}\n",
-        facts.data_type, facts.input_bytes, facts.tlp, facts.pap
+        escape(&facts.data_type),
+        facts.input_bytes,
+        facts.tlp,
+        facts.pap
     ));
     out.push_str(&format!(
-        "decision: {verdict}\nreason:   {}\n",
-        decision.reason
+        "decision: {}\nreason:   {}\n",
+        escape(&verdict),
+        escape(&decision.reason)
     ));
     if let Some(why) = unavailable {
         out.push_str(&format!("note:     that backend is not available ({why}): the job would end in a failure report\n"));

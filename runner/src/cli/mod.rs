@@ -7,6 +7,7 @@ mod exec;
 mod explain;
 mod job;
 mod run;
+mod terminal;
 mod workers;
 
 use std::process::ExitCode;
@@ -90,7 +91,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(status) => status.into(),
         Err(err) => {
-            eprintln!("error: {}", error_chain(&err));
+            // Errors quote paths, job folder contents and catalog text: escaped like reports.
+            eprintln!("error: {}", terminal::escape(&error_chain(&err)));
             ExitCode::from(EXIT_SETUP)
         }
     }
@@ -123,11 +125,12 @@ fn init_logging() {
         .try_init();
 }
 
-/// Prints `value` as pretty JSON on stdout. A closed pipe (`cortex-runner exec ... | head`) is
+/// Prints `value` as pretty JSON on stdout, with the characters a terminal would act on escaped
+/// (see [`terminal::escape_json`]; the JSON value is unchanged). A closed pipe (`cortex-runner exec ... | head`) is
 /// not an error: the reader has what it wanted and the job's outcome stands.
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     use std::io::Write as _;
-    let mut text = serde_json::to_string_pretty(value)?;
+    let mut text = terminal::escape_json(serde_json::to_string_pretty(value)?);
     text.push('\n');
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -1,7 +1,7 @@
 //! `cortex-runner run`: builds a job folder exactly as Cortex does and runs it through the scheduler.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -10,8 +10,10 @@ use cortex_job::{Attachment, AttachmentSource, JobFolder, JobInput};
 use serde_json::Value;
 
 use super::Status;
+use super::terminal::escape;
 use super::workers::WorkerArgs;
 use cortex_runner::catalog::WorkerKind;
+use cortex_runner::config::limits;
 use cortex_runner::scheduler::{JobRecord, Scheduler};
 use cortex_runner::setup::Setup;
 
@@ -26,7 +28,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub analyzer: String,
     /// The observable value (with --data-type); for a responder, a JSON object is passed as is.
-    #[arg(long, value_name = "VALUE", requires = "data_type")]
+    /// A value may start with `-` (`--data -bad-.com`).
+    #[arg(
+        long,
+        value_name = "VALUE",
+        requires = "data_type",
+        allow_hyphen_values = true
+    )]
     pub data: Option<String>,
     /// The observable's data type, e.g. ip, domain, url.
     #[arg(long, value_name = "TYPE")]
@@ -34,11 +42,13 @@ pub struct RunArgs {
     /// A file observable (data type `file`).
     #[arg(long, value_name = "PATH", conflicts_with = "data")]
     pub file: Option<PathBuf>,
-    /// The job's TLP (0..3).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// The job's TLP (0..=3, the levels Cortex accepts).
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(i64).range(limits::TLP))]
     pub tlp: i64,
-    /// The job's PAP (0..3).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// The job's PAP (0..=3, the levels Cortex accepts).
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(i64).range(limits::PAP))]
     pub pap: i64,
     /// Sets a key of input.json's `config` (JSON values allowed, else a string). Repeatable.
     #[arg(long = "worker-config", value_name = "KEY=VALUE", value_parser = parse_json_kv)]
@@ -113,9 +123,7 @@ pub fn run(args: RunArgs) -> Result<Status> {
     });
     let attachment = match (&args.file, &filename) {
         (Some(path), Some(name)) => {
-            if !path.is_file() {
-                bail!("--file {}: no such file", path.display());
-            }
+            check_regular_file(path)?;
             Some(Attachment {
                 source: AttachmentSource::Path(path),
                 filename: name,
@@ -145,6 +153,28 @@ pub fn run(args: RunArgs) -> Result<Status> {
     } else {
         Status::ReportFailure
     })
+}
+
+/// Refuses a `--file` that is not a regular file before anything reads it: a directory, or a
+/// device such as `/dev/zero` whose copy would never end.
+pub fn check_regular_file(path: &Path) -> Result<()> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("--file {}: no such file", path.display())
+        }
+        Err(e) => bail!("--file {}: {e}", path.display()),
+    };
+    if meta.is_dir() {
+        bail!(
+            "--file {}: is a directory, expected a regular file",
+            path.display()
+        );
+    }
+    if !meta.is_file() {
+        bail!("--file {}: is not a regular file", path.display());
+    }
+    Ok(())
 }
 
 /// Runs the job on a fresh runtime; on a terminal, a spinner with the elapsed time appears when
@@ -191,9 +221,12 @@ fn job_id() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
-/// The readable summary: outcome, backend and time, taxonomies, artifacts, warnings.
+/// The readable summary: outcome, backend and time, taxonomies, artifacts, warnings. Every
+/// value taken from the report (or from the worker table and decision) is escaped: the worker
+/// writes the report, and what it writes must not reach the terminal as control sequences.
 pub fn summary(record: &JobRecord) -> String {
     let report = &record.finalised.report;
+    let text = |value: &Value| escape(value.as_str().unwrap_or("")).into_owned();
     let backend = record
         .decision
         .backend()
@@ -205,15 +238,12 @@ pub fn summary(record: &JobRecord) -> String {
     };
     let mut out = format!(
         "{}: {outcome} ({backend}, {:.2} s)\n",
-        record.worker,
+        escape(&record.worker),
         record.elapsed.as_secs_f64()
     );
-    out.push_str(&format!("decision: {}\n", record.decision.reason));
+    out.push_str(&format!("decision: {}\n", escape(&record.decision.reason)));
     if !record.finalised.success {
-        out.push_str(&format!(
-            "error: {}\n",
-            report["errorMessage"].as_str().unwrap_or("")
-        ));
+        out.push_str(&format!("error: {}\n", text(&report["errorMessage"])));
     }
     let taxonomies = report["summary"]["taxonomies"]
         .as_array()
@@ -224,10 +254,10 @@ pub fn summary(record: &JobRecord) -> String {
         for t in &taxonomies {
             out.push_str(&format!(
                 "  {:10} {}:{} = {}\n",
-                t["level"].as_str().unwrap_or(""),
-                t["namespace"].as_str().unwrap_or(""),
-                t["predicate"].as_str().unwrap_or(""),
-                t["value"]
+                text(&t["level"]),
+                text(&t["namespace"]),
+                text(&t["predicate"]),
+                escape(&t["value"].to_string())
             ));
         }
     }
@@ -236,10 +266,7 @@ pub fn summary(record: &JobRecord) -> String {
         out.push_str(&format!("artifacts ({}):\n", artifacts.len()));
         for a in &artifacts {
             let what = a["data"].as_str().or(a["filename"].as_str()).unwrap_or("");
-            out.push_str(&format!(
-                "  {:12} {what}\n",
-                a["dataType"].as_str().unwrap_or("")
-            ));
+            out.push_str(&format!("  {:12} {}\n", text(&a["dataType"]), escape(what)));
         }
     }
     let operations = report["operations"].as_array().map_or(0, Vec::len);
@@ -250,7 +277,7 @@ pub fn summary(record: &JobRecord) -> String {
         .as_array()
         .or(report["runnerWarnings"].as_array());
     for w in warnings.into_iter().flatten() {
-        out.push_str(&format!("warning: {}\n", w.as_str().unwrap_or("")));
+        out.push_str(&format!("warning: {}\n", text(w)));
     }
     out
 }

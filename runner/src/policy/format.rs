@@ -48,10 +48,12 @@ pub struct PolicyFile {
     /// `overflow`: default `queue`.
     #[serde(default)]
     pub overflow: Overflow,
-    /// `max_tlp`: refuse jobs above this TLP (0..3) before the worker starts.
-    pub max_tlp: Option<u8>,
-    /// `max_pap`: refuse jobs above this PAP (0..3) before the worker starts.
-    pub max_pap: Option<u8>,
+    /// `max_tlp`: refuse jobs above this TLP (0..=3, checked at resolution) before the worker
+    /// starts.
+    pub max_tlp: Option<i64>,
+    /// `max_pap`: refuse jobs above this PAP (0..=3, checked at resolution) before the worker
+    /// starts.
+    pub max_pap: Option<i64>,
     /// `[worker]`: defines the worker when no catalog does, or ties it to a catalog entry.
     pub worker: Option<WorkerSection>,
     /// `[wasm]`.
@@ -100,8 +102,8 @@ pub struct WasmSection {
     pub fuel: Option<u64>,
     /// Largest input for wasm, MiB; a larger job goes to Kubernetes.
     pub max_input_mib: Option<u64>,
-    /// Wasm jobs of this worker running at once.
-    pub concurrency: Option<u32>,
+    /// Wasm jobs of this worker running at once (1..=1024, checked at resolution).
+    pub concurrency: Option<u64>,
     /// The guest's whole environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -116,8 +118,8 @@ pub struct KubernetesSection {
     pub image: Option<String>,
     /// Job deadline, seconds.
     pub timeout_s: Option<u64>,
-    /// Kubernetes jobs of this worker running at once.
-    pub concurrency: Option<u32>,
+    /// Kubernetes jobs of this worker running at once (1..=1024, checked at resolution).
+    pub concurrency: Option<u64>,
     /// Container resources.
     #[serde(default)]
     pub resources: ResourcesSection,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
-use crate::config::{KubernetesConfig, WasmConfig};
+use crate::config::{KubernetesConfig, WasmConfig, limits};
 
 pub mod format;
 mod messages;
@@ -165,6 +165,15 @@ pub struct WasmPolicy {
     pub concurrency: u32,
     /// The guest's environment.
     pub env: BTreeMap<String, String>,
+}
+
+impl WasmPolicy {
+    /// The linear-memory limit in bytes. A resolved policy's `memory_mib` is within
+    /// [`limits::MEMORY_MIB`], so the product is exact; a hand-built policy beyond `u64` gets
+    /// `u64::MAX` (no wrap to a tiny limit), and wasm32 stops at 4 GiB anyway.
+    pub fn memory_bytes(&self) -> u64 {
+        limits::mib_to_bytes(self.memory_mib).unwrap_or(u64::MAX)
+    }
 }
 
 /// Whether a wasm module is available.

@@ -1,6 +1,7 @@
 //! Resolves a parsed policy: defaults from `config.toml`, value checks, the worker's existence,
 //! and the wasm module (found, a wasm binary, matching its sha256 pin).
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -10,7 +11,7 @@ use super::{
     PolicyError, PolicyFile, ResourcesSection, Result, WasmPolicy,
 };
 use crate::catalog::check_name;
-use crate::config::is_quantity;
+use crate::config::{is_quantity, limits};
 
 /// Resolves `file` (parsed from `text`) as the policy of `worker`.
 pub(super) fn resolve(
@@ -33,14 +34,17 @@ pub(super) fn resolve(
     }
     check_worker(worker, &file, ctx).map_err(|(key, problem)| fail(key, problem))?;
 
-    for (key, value) in [("max_tlp", file.max_tlp), ("max_pap", file.max_pap)] {
-        if let Some(v) = value.filter(|&v| v > 3) {
-            return Err(fail(
-                key,
-                format!("`{key}` must be a level from 0 to 3, found {v}"),
-            ));
+    let mut levels = [None, None];
+    for (slot, (key, value, range)) in levels.iter_mut().zip([
+        ("max_tlp", file.max_tlp, limits::TLP),
+        ("max_pap", file.max_pap, limits::PAP),
+    ]) {
+        if let Some(v) = value {
+            check_range(key, v, &range).map_err(|problem| fail(key, problem))?;
+            *slot = u8::try_from(v).ok();
         }
     }
+    let [max_tlp, max_pap] = levels;
     if file.backend == BackendChoice::Kubernetes && file.overflow == Overflow::Kubernetes {
         return Err(fail(
             "overflow",
@@ -49,24 +53,23 @@ pub(super) fn resolve(
         ));
     }
     let w = &file.wasm;
-    let positive = [
-        ("wasm.memory_mib", w.memory_mib),
-        ("wasm.timeout_s", w.timeout_s),
-        ("wasm.fuel", w.fuel),
-        ("wasm.max_input_mib", w.max_input_mib),
-        ("wasm.concurrency", w.concurrency.map(u64::from)),
-        ("kubernetes.timeout_s", file.kubernetes.timeout_s),
+    let k = &file.kubernetes;
+    let ranged = [
+        ("wasm.memory_mib", w.memory_mib, limits::MEMORY_MIB),
+        ("wasm.timeout_s", w.timeout_s, limits::WASM_TIMEOUT_S),
+        ("wasm.fuel", w.fuel, limits::FUEL),
+        ("wasm.max_input_mib", w.max_input_mib, limits::MAX_INPUT_MIB),
+        ("wasm.concurrency", w.concurrency, limits::CONCURRENCY),
         (
-            "kubernetes.concurrency",
-            file.kubernetes.concurrency.map(u64::from),
+            "kubernetes.timeout_s",
+            k.timeout_s,
+            limits::KUBERNETES_TIMEOUT_S,
         ),
+        ("kubernetes.concurrency", k.concurrency, limits::CONCURRENCY),
     ];
-    for (key, value) in positive {
-        if value == Some(0) {
-            return Err(fail(
-                key,
-                format!("`{key}` must be a number greater than 0, found 0"),
-            ));
+    for (key, value, range) in ranged {
+        if let Some(v) = value {
+            check_range(key, v, &range).map_err(|problem| fail(key, problem))?;
         }
     }
     for name in w
@@ -122,14 +125,17 @@ pub(super) fn resolve(
         find_module(worker, path, &file, ctx).map_err(|(key, problem)| fail(key, problem))?
     };
     let (wd, kd) = (ctx.wasm, ctx.kubernetes);
+    // In range, so the conversions below cannot fail.
+    let concurrency =
+        |v: Option<u64>, default: u32| v.map_or(default, |v| v.try_into().unwrap_or(default));
     let k = file.kubernetes;
     Ok(Policy {
         worker: worker.to_string(),
         path: path.to_path_buf(),
         backend: file.backend,
         overflow: file.overflow,
-        max_tlp: file.max_tlp,
-        max_pap: file.max_pap,
+        max_tlp,
+        max_pap,
         definition: file.worker,
         wasm: WasmPolicy {
             module,
@@ -137,13 +143,13 @@ pub(super) fn resolve(
             timeout_s: w.timeout_s.unwrap_or(wd.timeout_s),
             fuel: w.fuel.or(wd.fuel),
             max_input_mib: w.max_input_mib.unwrap_or(wd.max_input_mib),
-            concurrency: w.concurrency.unwrap_or(wd.concurrency),
+            concurrency: concurrency(w.concurrency, wd.concurrency),
             env: file.wasm.env,
         },
         kubernetes: KubernetesPolicy {
             image: k.image,
             timeout_s: k.timeout_s.unwrap_or(kd.timeout_s),
-            concurrency: k.concurrency.unwrap_or(kd.concurrency),
+            concurrency: concurrency(k.concurrency, kd.concurrency),
             resources: ResourcesSection {
                 cpu_request: k
                     .resources
@@ -292,6 +298,21 @@ fn find_module(
         sha256,
         pinned: file.wasm.sha256.is_some(),
     })
+}
+
+/// "`key` must be an integer from A to B, found V" when `value` is outside `range`.
+fn check_range<T>(key: &str, value: T, range: &RangeInclusive<T>) -> Result<(), String>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{key}` must be {}, found {value}",
+            limits::describe(range)
+        ))
+    }
 }
 
 fn is_env_name(name: &str) -> bool {
