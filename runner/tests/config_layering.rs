@@ -534,3 +534,39 @@ fn the_module_cache_is_on_by_default_and_an_empty_value_turns_it_off() {
     .unwrap();
     assert_eq!(loaded.config.wasm.cache_dir, None);
 }
+
+#[test]
+fn an_integer_that_does_not_fit_its_key_is_refused_with_the_range() {
+    for (text, key, range, found) in [
+        (
+            "[scheduler]\nmax_running = 5000000000\n",
+            "scheduler.max_running",
+            "1 to 4096",
+            "5000000000",
+        ),
+        (
+            "[wasm]\nconcurrency = 4294967296\n",
+            "wasm.concurrency",
+            "1 to 1024",
+            "4294967296",
+        ),
+        (
+            "[wasm]\nmemory_mib = -1\n",
+            "wasm.memory_mib",
+            "1 to 4096",
+            "-1",
+        ),
+        (
+            "[kubernetes]\nttl_s = -5\n",
+            "kubernetes.ttl_s",
+            "0 to 604800",
+            "-5",
+        ),
+    ] {
+        let (err, file) = load_err(text, &[]);
+        assert_eq!(
+            err,
+            format!("config {file}: `{key}` must be an integer from {range}, found {found}")
+        );
+    }
+}

@@ -96,6 +96,22 @@ impl ConfigError {
                     expected.join(", ")
                 )
             }
+            // An integer that does not fit the key's type is out of the key's range: say so.
+            Kind::InvalidType(actual @ (Actual::Signed(_) | Actual::Unsigned(_)), _)
+            | Kind::InvalidValue(actual @ (Actual::Signed(_) | Actual::Unsigned(_)), _)
+                if super::limits::config_range(&path.join(".")).is_some() =>
+            {
+                let key = path.join(".");
+                let found = match actual {
+                    Actual::Signed(v) => v.to_string(),
+                    Actual::Unsigned(v) => v.to_string(),
+                    _ => unreachable!("matched above"),
+                };
+                format!(
+                    "`{key}` must be {}, found {found}",
+                    super::limits::config_range(&key).unwrap_or_default()
+                )
+            }
             Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
                 format!(
                     "`{}` must be {}, found {}",

@@ -43,6 +43,29 @@ pub const TLP: RangeInclusive<i64> = cortex_job::TLP_RANGE;
 /// `max_pap` (policy), `run`/`explain --pap`: the PAP levels Cortex itself accepts.
 pub const PAP: RangeInclusive<i64> = cortex_job::PAP_RANGE;
 
+/// The range of a configuration key (`section.key`), in the words of [`describe`]; `None` for a
+/// key without one. Used when an integer does not even fit the key's type (5000000000 for a
+/// `u32` key, -1 for an unsigned one), so that the error still gives the range.
+pub fn config_range(key: &str) -> Option<String> {
+    let range = match key {
+        "jobs.max_output_mib" => MAX_OUTPUT_MIB,
+        "scheduler.max_running" => MAX_RUNNING,
+        "wasm.memory_mib" => MEMORY_MIB,
+        "wasm.timeout_s" => WASM_TIMEOUT_S,
+        "wasm.fuel" => FUEL,
+        "wasm.max_input_mib" => MAX_INPUT_MIB,
+        "wasm.stdout_kib" | "wasm.stderr_kib" => CAPTURE_KIB,
+        "wasm.concurrency" | "kubernetes.concurrency" => CONCURRENCY,
+        "kubernetes.timeout_s" => KUBERNETES_TIMEOUT_S,
+        "kubernetes.ttl_s" => TTL_S,
+        "kubernetes.run_as_user" | "kubernetes.run_as_group" | "kubernetes.fs_group" => {
+            return Some(describe(&POSIX_ID));
+        }
+        _ => return None,
+    };
+    Some(describe(&range))
+}
+
 /// "an integer from 1 to 4096", the words every range error uses.
 pub fn describe<T: std::fmt::Display>(range: &RangeInclusive<T>) -> String {
     format!("an integer from {} to {}", range.start(), range.end())
