@@ -705,3 +705,26 @@ fn a_config_file_elsewhere_resolves_its_relative_paths_from_its_own_directory() 
     assert_eq!(row["policy"], "../conf/policies/ValidateObservable.toml");
     assert_eq!(row["backend"], "wasm");
 }
+
+#[test]
+fn config_show_escapes_values_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+        .args(["config", "show", "--config"])
+        .arg(&cfg)
+        .env(
+            "CORTEX_RUNNER_KUBERNETES__NAMESPACE",
+            "ns\u{9b}31m\u{202e}x",
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // serde_json escapes C0 controls in the rendered value, not C1 or bidi characters.
+    assert!(!stdout.contains(['\u{9b}', '\u{202e}']), "{stdout:?}");
+    assert!(
+        stdout.contains("namespace = \"ns\\x9b31m\\u202ex\""),
+        "{stdout}"
+    );
+}

@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::Status;
+use super::terminal::escape;
 use super::workers::WorkerArgs;
 
 /// `config` subcommands.
@@ -37,7 +38,7 @@ pub fn run(command: ConfigCommand) -> Result<Status> {
         .file
         .as_ref()
         .map_or("(none)".to_string(), |p| p.display().to_string());
-    let mut out = format!("# configuration file: {file}\n");
+    let mut out = format!("# configuration file: {}\n", escape(&file));
     let mut section = "";
     let width = sources
         .iter()
@@ -50,8 +51,9 @@ pub fn run(command: ConfigCommand) -> Result<Status> {
             out.push_str(&format!("\n[{head}]\n"));
             section = head;
         }
-        let line = format!("{key} = {}", entry.value);
-        out.push_str(&format!("{line:width$}  # {}\n", entry.source));
+        // Values and sources (paths, environment values) are escaped like everything printed.
+        let line = format!("{key} = {}", escape(&entry.value));
+        out.push_str(&format!("{line:width$}  # {}\n", escape(&entry.source)));
     }
     print!("{out}");
     Ok(Status::Success)
