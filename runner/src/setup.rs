@@ -115,9 +115,14 @@ impl Setup {
                 max_concurrent: global,
                 ..wasm_host::SandboxConfig::default()
             })?;
+            // The configuration's ranges keep these far from overflow; checked all the same.
+            let capture = |key: &str, kib: u64| {
+                limits::kib_to_usize(kib)
+                    .ok_or_else(|| self.loaded.out_of_range(key, kib, &limits::CAPTURE_KIB))
+            };
             let backend = WasmBackend::new(Arc::new(sandbox)).with_capture(
-                (config.wasm.stdout_kib * 1024) as usize,
-                (config.wasm.stderr_kib * 1024) as usize,
+                capture("wasm.stdout_kib", config.wasm.stdout_kib)?,
+                capture("wasm.stderr_kib", config.wasm.stderr_kib)?,
             );
             let defaults = LaneDefaults {
                 timeout: Duration::from_secs(config.wasm.timeout_s),
