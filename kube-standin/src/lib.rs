@@ -32,6 +32,7 @@ mod scheduler;
 pub mod selector;
 pub mod status;
 pub mod store;
+mod table;
 mod watch_stream;
 
 pub use config::{Config, Image, Isolation};

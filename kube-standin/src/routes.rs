@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +22,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Stored, to_value};
 use crate::watch_stream::WatchParams;
-use crate::{Shared, admission, controller, discovery, logs};
+use crate::{Shared, admission, controller, discovery, logs, table};
 
 type Q = Query<HashMap<String, String>>;
 type St = State<Arc<Shared>>;
@@ -107,18 +107,27 @@ fn parse_u64(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiE
     }
 }
 
-async fn list_all<T: Stored>(s: St, q: Q) -> Response {
-    list_or_watch::<T>(s.0, None, q.0).unwrap_or_else(IntoResponse::into_response)
+fn accepts_table(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(table::wants_table)
 }
 
-async fn list_ns<T: Stored>(s: St, Path(ns): Path<String>, q: Q) -> Response {
-    list_or_watch::<T>(s.0, Some(ns), q.0).unwrap_or_else(IntoResponse::into_response)
+async fn list_all<T: Stored>(s: St, h: HeaderMap, q: Q) -> Response {
+    list_or_watch::<T>(s.0, None, q.0, accepts_table(&h))
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn list_ns<T: Stored>(s: St, h: HeaderMap, Path(ns): Path<String>, q: Q) -> Response {
+    list_or_watch::<T>(s.0, Some(ns), q.0, accepts_table(&h))
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 fn list_or_watch<T: Stored>(
     shared: Arc<Shared>,
     namespace: Option<String>,
     q: HashMap<String, String>,
+    as_table: bool,
 ) -> Result<Response, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str))?;
@@ -136,6 +145,7 @@ fn list_or_watch<T: Stored>(
                 bookmarks: flag(&q, "allowWatchBookmarks"),
                 send_initial_events: flag(&q, "sendInitialEvents"),
                 timeout,
+                as_table,
             },
         ));
     }
@@ -166,6 +176,9 @@ fn list_or_watch<T: Stored>(
             meta.continue_ = Some(encode_continue(list_rv, &item_key(last)));
             meta.remaining_item_count = Some(remaining as i64);
         }
+    }
+    if as_table {
+        return Ok(json_body(&table::table(T::RES, &values, true, meta)));
     }
     // The real server omits apiVersion and kind on the items of a list.
     for v in &mut values {

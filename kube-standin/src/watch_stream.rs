@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
@@ -39,6 +39,9 @@ pub struct WatchParams {
     pub send_initial_events: bool,
     /// `timeoutSeconds`.
     pub timeout: Option<Duration>,
+    /// The client asked for `meta.k8s.io/v1` Tables: each event carries a one-row Table, the
+    /// first one with the column definitions.
+    pub as_table: bool,
 }
 
 impl WatchParams {
@@ -106,12 +109,21 @@ pub fn respond(shared: Arc<Shared>, p: WatchParams) -> Response {
             WatchStart::Replay(replay, live, rv) => (replay, live, rv),
         };
         let initial = p.rv.is_none();
+        let mut headers = true;
+        let mut render = |r: &Record| {
+            if !p.as_table {
+                return line(r.ty.as_str(), r.object.clone());
+            }
+            let meta = ListMeta {
+                resource_version: Some(r.rv.to_string()),
+                ..ListMeta::default()
+            };
+            let t = crate::table::table(p.res, std::slice::from_ref(&r.object), headers, meta);
+            headers = false;
+            line(r.ty.as_str(), t)
+        };
         for r in replay.iter().filter(|r| p.matches(r)) {
-            if tx
-                .send(line(r.ty.as_str(), r.object.clone()))
-                .await
-                .is_err()
-            {
+            if tx.send(render(r)).await.is_err() {
                 return;
             }
         }
@@ -132,7 +144,7 @@ pub fn respond(shared: Arc<Shared>, p: WatchParams) -> Response {
                 rec = live.recv() => match rec {
                     Ok(r) => {
                         last_rv = last_rv.max(r.rv);
-                        if p.matches(&r) && tx.send(line(r.ty.as_str(), r.object.clone())).await.is_err() {
+                        if p.matches(&r) && tx.send(render(&r)).await.is_err() {
                             return;
                         }
                     }

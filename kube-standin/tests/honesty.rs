@@ -80,9 +80,18 @@ async fn kubectl_get_logs_watch_and_delete() {
     wait_condition(&jobs, "kc", "Complete").await;
 
     let table = kubectl(&env, &["get", "jobs"]).await;
-    let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("NAME"), "{table}");
-    assert!(lines[1].starts_with("kc "), "{table}");
+    // Server-side printing: the columns of the real Job printer.
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        "{table}"
+    );
+    assert_eq!(rows[1][..3], ["kc", "Complete", "1/1"], "{table}");
+    assert_eq!(rows.len(), 2, "{table}");
 
     let json: serde_json::Value =
         serde_json::from_str(&kubectl(&env, &["get", "jobs", "-o", "json"]).await).unwrap();
@@ -92,6 +101,29 @@ async fn kubectl_get_logs_watch_and_delete() {
     let pods = kubectl(&env, &["get", "pods", "-l", "job-name=kc", "-o", "name"]).await;
     let pod = pods.trim().to_owned();
     assert!(pod.starts_with("pod/kc-") && !pod.contains('\n'), "{pods}");
+    let pod_table = kubectl(&env, &["get", "pods", "-l", "job-name=kc"]).await;
+    let rows: Vec<Vec<&str>> = pod_table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pod_table}"
+    );
+    assert_eq!(rows[1][1..4], ["0/1", "Completed", "0"], "{pod_table}");
+    let events = kubectl(
+        &env,
+        &["get", "events", "--field-selector", "reason=Completed"],
+    )
+    .await;
+    assert!(
+        events
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("job/kc") && l.ends_with("Job completed")),
+        "{events}"
+    );
     let none = kubectl(
         &env,
         &["get", "pods", "-l", "job-name notin (kc)", "-o", "name"],
@@ -112,7 +144,7 @@ async fn kubectl_get_logs_watch_and_delete() {
         .spawn()
         .unwrap_or_else(|e| panic!("`kubectl` cannot start ({e}): run `{INSTALL}`"));
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(next_line(&mut out).await.starts_with("NAME"));
+    assert!(next_line(&mut out).await.starts_with("NAME   STATUS"));
     assert!(next_line(&mut out).await.starts_with("kc "));
     jobs.create(&PostParams::default(), &sh_job("kc2", "true"))
         .await
