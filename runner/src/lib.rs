@@ -1,12 +1,17 @@
-//! cortex-runner: runs Cortex analyzers and responders on Cortex job folders, in the in-process
-//! wasm sandbox ([`wasm_host`]) or (later) as Kubernetes Jobs, and finalises every folder through
-//! [`cortex_job::finalise`] so that Cortex reads the same layout whatever ran the worker.
+//! cortex-runner: runs Cortex analyzers and responders on Cortex job folders and finalises every
+//! folder through [`cortex_job::finalise`], so that Cortex reads the same layout whatever ran the
+//! worker. Today the only backend is the in-process wasm sandbox ([`wasm_host`]); a decision for
+//! Kubernetes ends in a failure report saying that backend is absent, until the Kubernetes
+//! backend lands behind the same [`backend::Backend`] trait.
 //!
-//! [`sandbox_run`] is the per-job path of the wasm backend; [`bench`] measures it.
+//! [`sandbox_run`] runs a module on a job folder and finalises it (`exec`, `bench`; the wasm
+//! backend shares its `RunRecord` → `WorkerEnd` mapping); [`bench`] measures it.
 //!
 //! [`config`] layers the configuration, [`catalog`] loads Cortex catalogs, [`policy`] loads the
-//! per-worker policy files, [`scheduler`] decides and queues jobs over the [`backend::Backend`]
-//! trait, and [`setup`] assembles them from a configuration.
+//! per-worker policy files, [`workers`] joins them into the worker table, [`scheduler`] decides,
+//! queues and runs each job in a task of its own over the [`backend::Backend`] trait (a
+//! [`scheduler::JobHandle`] to await or cancel it), and [`setup`] assembles them from a
+//! configuration.
 
 pub mod backend;
 pub mod bench;
@@ -16,3 +21,4 @@ pub mod policy;
 pub mod sandbox_run;
 pub mod scheduler;
 pub mod setup;
+pub mod workers;

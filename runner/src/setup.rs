@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use cortex_job::FinaliseOptions;
 
-use crate::backend::BackendKind;
 use crate::backend::wasm::WasmBackend;
+use crate::backend::{BackendKind, LaneLimits};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Config, ConfigError, ConfigLoader, Loaded, limits};
 use crate::policy::{BuiltinModule, PolicyContext, PolicyError, PolicySet};
-use crate::scheduler::{LaneDefaults, Scheduler, WorkerTable};
+use crate::scheduler::Scheduler;
+use crate::workers::WorkerTable;
 
 /// Why a runner cannot be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -115,20 +116,20 @@ impl Setup {
                 max_concurrent: global,
                 ..wasm_host::SandboxConfig::default()
             })?;
+            let defaults = LaneLimits {
+                timeout: Duration::from_secs(config.wasm.timeout_s),
+                concurrency: config.wasm.concurrency,
+            };
             // The configuration's ranges keep these far from overflow; checked all the same.
             let capture = |key: &str, kib: u64| {
                 limits::kib_to_usize(kib)
                     .ok_or_else(|| self.loaded.out_of_range(key, kib, &limits::CAPTURE_KIB))
             };
-            let backend = WasmBackend::new(Arc::new(sandbox)).with_capture(
+            let backend = WasmBackend::new(Arc::new(sandbox), defaults).with_capture(
                 capture("wasm.stdout_kib", config.wasm.stdout_kib)?,
                 capture("wasm.stderr_kib", config.wasm.stderr_kib)?,
             );
-            let defaults = LaneDefaults {
-                timeout: Duration::from_secs(config.wasm.timeout_s),
-                concurrency: config.wasm.concurrency,
-            };
-            scheduler = scheduler.with_backend(Arc::new(backend), defaults);
+            scheduler = scheduler.with_backend(Arc::new(backend));
         } else {
             let why = self.absent_reason(BackendKind::Wasm).unwrap_or_default();
             scheduler = scheduler.without_backend(BackendKind::Wasm, why);

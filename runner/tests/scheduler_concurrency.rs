@@ -1,5 +1,6 @@
 //! Concurrency: limits hold under 1,000 queued jobs, FIFO per worker, fairness across workers,
-//! timeouts counted from submission, and cancellation freeing slots.
+//! timeouts counted from submission, and cancellation: a dropped handle or an explicit cancel,
+//! while queued or running, frees the slot and still leaves the job's report.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,11 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cortex_job::{FinaliseOptions, JobFolder, JobInput, WorkerEnd};
-use cortex_runner::backend::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, RunInfo};
+use cortex_runner::backend::wasm::WasmBackend;
+use cortex_runner::backend::{
+    Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, LaneLimits, RunInfo,
+};
 use cortex_runner::catalog::Catalog;
 use cortex_runner::config::{KubernetesConfig, WasmConfig};
 use cortex_runner::policy::{PolicyContext, PolicySet, load_str};
-use cortex_runner::scheduler::{LaneDefaults, Scheduler, Slots, WorkerTable};
+use cortex_runner::scheduler::{STOPPED_MESSAGE, Scheduler, Slots, Usage};
+use cortex_runner::workers::{Worker, WorkerTable};
+use serde_json::json;
+use test_programs_artifacts as programs;
 
 /// Counts jobs running now, overall and per worker, and the highest counts seen.
 #[derive(Default)]
@@ -43,10 +50,16 @@ impl Gauge {
     }
 }
 
-/// A backend that writes a success report after `delay`.
+/// A backend that writes a success report after `delay`; its lane limits are the policy's
+/// `[wasm]` ones, as the wasm backend's are.
 struct FakeBackend {
     gauge: Arc<Gauge>,
     delay: Duration,
+}
+
+/// The success report the fake backend's worker writes, as finalised.
+fn fake_success() -> serde_json::Value {
+    json!({"success": true, "full": {"ok": true}, "summary": {"taxonomies": []}, "artifacts": [], "operations": []})
 }
 
 impl Backend for FakeBackend {
@@ -54,18 +67,30 @@ impl Backend for FakeBackend {
         BackendKind::Wasm
     }
 
-    fn run<'a>(&'a self, job: BackendJob<'a>) -> BoxFuture<'a, BackendEnd> {
+    fn lane_limits(&self, worker: &Worker) -> LaneLimits {
+        let wasm = &worker
+            .policy
+            .as_ref()
+            .expect("test workers have policies")
+            .wasm;
+        LaneLimits {
+            timeout: Duration::from_secs(wasm.timeout_s),
+            concurrency: wasm.concurrency,
+        }
+    }
+
+    fn run(self: Arc<Self>, job: BackendJob) -> BoxFuture<'static, BackendEnd> {
         Box::pin(async move {
             let name = job.worker.name.clone();
             self.gauge.enter(&name);
             // Leave the gauge even when the run is cancelled by dropping this future.
-            struct Leave<'g>(&'g Gauge, String);
-            impl Drop for Leave<'_> {
+            struct Leave(Arc<Gauge>, String);
+            impl Drop for Leave {
                 fn drop(&mut self) {
                     self.0.leave(&self.1);
                 }
             }
-            let _leave = Leave(&self.gauge, name);
+            let _leave = Leave(self.gauge.clone(), name);
             tokio::time::sleep(self.delay).await;
             std::fs::write(
                 job.folder.output_dir().join("output.json"),
@@ -85,7 +110,12 @@ fn manifest_dir() -> &'static Path {
 }
 
 /// Two wasm workers, A and B, each with the given policy tail.
-fn scheduler(global: usize, policy_tail: &str, gauge: Arc<Gauge>, delay: Duration) -> Scheduler {
+fn scheduler(
+    global: usize,
+    policy_tail: &str,
+    gauge: Arc<Gauge>,
+    delay: Duration,
+) -> Arc<Scheduler> {
     scheduler_with(global, [policy_tail, policy_tail], gauge, delay)
 }
 
@@ -95,7 +125,7 @@ fn scheduler_with(
     tails: [&str; 2],
     gauge: Arc<Gauge>,
     delay: Duration,
-) -> Scheduler {
+) -> Arc<Scheduler> {
     let catalog = Catalog::default();
     let wasm = WasmConfig {
         module_dirs: vec![manifest_dir().join("tests/ui/modules")],
@@ -128,44 +158,51 @@ fn scheduler_with(
         )
         .unwrap();
     }
-    let defaults = LaneDefaults {
-        timeout: Duration::from_secs(60),
-        concurrency: 1,
-    };
-    Scheduler::new(
+    let scheduler = Scheduler::new(
         WorkerTable::build(&catalog, &set, ""),
         global,
         FinaliseOptions::default(),
     )
-    .with_backend(Arc::new(FakeBackend { gauge, delay }), defaults)
+    .with_backend(Arc::new(FakeBackend { gauge, delay }));
+    Arc::new(scheduler)
+}
+
+/// A job folder for an `ip` job in `root`.
+fn folder(root: &Path, id: &str) -> Arc<JobFolder> {
+    Arc::new(JobFolder::create(root, id, &JobInput::new("ip", "10.0.0.1"), None).unwrap())
+}
+
+/// The report written to `folder`'s `output/output.json`.
+fn written(folder: &JobFolder) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(folder.output_dir().join("output.json")).unwrap())
+        .unwrap()
+}
+
+/// Waits until `scheduler` has at least `running` jobs holding a slot and `waiting` queued.
+async fn until(scheduler: &Scheduler, running: usize, waiting: usize) {
+    while scheduler.slots().usage().running < running || scheduler.slots().usage().waiting < waiting
+    {
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_queued_jobs_never_exceed_the_limits_and_all_finish() {
     let gauge = Arc::new(Gauge::default());
-    let scheduler = Arc::new(scheduler(
+    let scheduler = scheduler(
         5,
         "concurrency = 3\n",
         gauge.clone(),
         Duration::from_millis(2),
-    ));
+    );
     let root = tempfile::tempdir().unwrap();
     let mut tasks = Vec::new();
     for i in 0..1000 {
         let worker = if i % 4 == 0 { "B" } else { "A" };
-        let folder = JobFolder::create(
-            root.path(),
-            &i.to_string(),
-            &JobInput::new("ip", "10.0.0.1"),
-            None,
-        )
-        .unwrap();
-        let scheduler = scheduler.clone();
+        let folder = folder(root.path(), &i.to_string());
+        let job = scheduler.submit(worker, folder, Instant::now());
         tasks.push(tokio::spawn(async move {
-            let record = scheduler
-                .run(worker, &folder, Instant::now())
-                .await
-                .unwrap();
+            let record = job.await.unwrap();
             (worker, record.finalised.success)
         }));
     }
@@ -189,7 +226,7 @@ async fn a_thousand_queued_jobs_never_exceed_the_limits_and_all_finish() {
     assert_eq!(gauge.max_of("A"), 3);
     assert_eq!(
         scheduler.slots().usage(),
-        cortex_runner::scheduler::Usage {
+        Usage {
             running: 0,
             waiting: 0
         }
@@ -257,24 +294,17 @@ async fn a_queued_jobs_timeout_counts_from_submission() {
     // its deadline with a report saying what it waited for.
     let gauge = Arc::new(Gauge::default());
     let tails = ["timeout_s = 30\n", "timeout_s = 1\n"];
-    let scheduler = Arc::new(scheduler_with(1, tails, gauge, Duration::from_secs(30)));
+    let scheduler = scheduler_with(1, tails, gauge, Duration::from_secs(30));
     let root = tempfile::tempdir().unwrap();
-    let first =
-        JobFolder::create(root.path(), "first", &JobInput::new("ip", "10.0.0.1"), None).unwrap();
-    let second = JobFolder::create(
-        root.path(),
-        "second",
-        &JobInput::new("ip", "10.0.0.2"),
-        None,
-    )
-    .unwrap();
-    let s1 = scheduler.clone();
-    let running = tokio::spawn(async move { s1.run("A", &first, Instant::now()).await.unwrap() });
+    let running = scheduler.submit("A", folder(root.path(), "first"), Instant::now());
     while scheduler.slots().running("A/wasm") == 0 {
         tokio::task::yield_now().await;
     }
     let started = Instant::now();
-    let queued = scheduler.run("B", &second, started).await.unwrap();
+    let queued = scheduler
+        .submit("B", folder(root.path(), "second"), started)
+        .await
+        .unwrap();
     assert_eq!(
         queued.finalised.report["errorMessage"],
         serde_json::json!(
@@ -285,8 +315,8 @@ async fn a_queued_jobs_timeout_counts_from_submission() {
         started.elapsed() >= Duration::from_secs(1) && started.elapsed() < Duration::from_secs(3)
     );
     assert!(queued.run.is_none());
-    running.abort();
-    let _ = running.await;
+    running.cancel("the test is over");
+    running.await.unwrap();
     assert_eq!(scheduler.slots().usage().running, 0);
 }
 
@@ -296,10 +326,11 @@ async fn a_running_jobs_deadline_includes_its_time_in_the_queue() {
     let gauge = Arc::new(Gauge::default());
     let scheduler = scheduler(4, "timeout_s = 1\n", gauge, Duration::from_secs(30));
     let root = tempfile::tempdir().unwrap();
-    let folder =
-        JobFolder::create(root.path(), "late", &JobInput::new("ip", "10.0.0.1"), None).unwrap();
     let submitted = Instant::now() - Duration::from_millis(600);
-    let record = scheduler.run("A", &folder, submitted).await.unwrap();
+    let record = scheduler
+        .submit("A", folder(root.path(), "late"), submitted)
+        .await
+        .unwrap();
     assert_eq!(
         record.finalised.report["errorMessage"],
         serde_json::json!("timed out after 1 s")
@@ -313,36 +344,191 @@ async fn a_running_jobs_deadline_includes_its_time_in_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_a_queued_or_running_job_frees_its_slot() {
+async fn dropping_the_handle_of_a_queued_or_running_job_still_writes_its_report() {
+    // A caller that goes away (a client disconnect) does not take the job with it: both jobs
+    // run to their end, one after the other, and each leaves the worker's report.
     let gauge = Arc::new(Gauge::default());
-    let scheduler = Arc::new(scheduler(
-        4,
-        "concurrency = 1\n",
-        gauge.clone(),
-        Duration::from_secs(60),
-    ));
+    let delay = Duration::from_millis(300);
+    let scheduler = scheduler(4, "concurrency = 1\n", gauge.clone(), delay);
     let root = tempfile::tempdir().unwrap();
-    let make = |id: &str| {
-        JobFolder::create(root.path(), id, &JobInput::new("ip", "10.0.0.1"), None).unwrap()
+    let (f1, f2) = (
+        folder(root.path(), "running"),
+        folder(root.path(), "queued"),
+    );
+    let running = scheduler.submit("A", f1.clone(), Instant::now());
+    until(&scheduler, 1, 0).await;
+    let queued = scheduler.submit("A", f2.clone(), Instant::now());
+    until(&scheduler, 1, 1).await;
+    drop(queued);
+    drop(running);
+    assert_eq!(scheduler.in_flight(), 2);
+    tokio::time::timeout(Duration::from_secs(10), scheduler.drained())
+        .await
+        .expect("both jobs end");
+    assert_eq!(written(&f1), fake_success());
+    assert_eq!(written(&f2), fake_success());
+    assert_eq!(*gauge.started.lock().unwrap(), ["A", "A"]);
+    assert_eq!(scheduler.slots().usage(), Usage::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_queued_or_running_job_frees_its_slot_and_reports_why() {
+    let gauge = Arc::new(Gauge::default());
+    let delay = Duration::from_secs(60);
+    let scheduler = scheduler(4, "concurrency = 1\n", gauge.clone(), delay);
+    let root = tempfile::tempdir().unwrap();
+    let (f1, f2) = (
+        folder(root.path(), "running"),
+        folder(root.path(), "queued"),
+    );
+    let running = scheduler.submit("A", f1.clone(), Instant::now());
+    until(&scheduler, 1, 0).await;
+    let queued = scheduler.submit("A", f2.clone(), Instant::now());
+    until(&scheduler, 1, 1).await;
+
+    queued.cancel("deleted by the client");
+    let record = tokio::time::timeout(Duration::from_secs(5), queued)
+        .await
+        .expect("a cancelled job ends at once")
+        .unwrap();
+    assert!(!record.finalised.success);
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        json!("cancelled: deleted by the client")
+    );
+    assert!(record.run.is_none(), "the queued job never ran");
+    assert_eq!(written(&f2), record.finalised.report);
+    let one_running = Usage {
+        running: 1,
+        waiting: 0,
     };
-    let (f1, f2) = (make("running"), make("queued"));
-    let (s1, s2) = (scheduler.clone(), scheduler.clone());
-    let running = tokio::spawn(async move { s1.run("A", &f1, Instant::now()).await });
-    while scheduler.slots().running("A/wasm") == 0 {
-        tokio::task::yield_now().await;
-    }
-    let queued = tokio::spawn(async move { s2.run("A", &f2, Instant::now()).await });
-    while scheduler.slots().usage().waiting == 0 {
-        tokio::task::yield_now().await;
-    }
-    queued.abort();
-    assert!(queued.await.unwrap_err().is_cancelled());
-    assert_eq!(scheduler.slots().usage().waiting, 0);
-    assert_eq!(scheduler.slots().usage().running, 1);
-    running.abort();
-    assert!(running.await.unwrap_err().is_cancelled());
-    assert_eq!(scheduler.slots().usage().running, 0);
+    assert_eq!(scheduler.slots().usage(), one_running);
+    assert_eq!(gauge.started.lock().unwrap().len(), 1);
+
+    running.cancel("the client went away");
+    // The first reason wins.
+    running.cancel("a second reason");
+    let record = tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("a cancelled job ends at once")
+        .unwrap();
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        json!("cancelled: the client went away")
+    );
+    assert!(record.run.is_some(), "the running job ran");
+    assert_eq!(written(&f1), record.finalised.report);
+    assert_eq!(scheduler.slots().usage(), Usage::default());
+    // The backend's run future was dropped: the fake worker left.
     assert_eq!(gauge.now.load(Ordering::SeqCst), 0);
+    assert_eq!(scheduler.in_flight(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canceller_still_cancels_after_the_handle_is_dropped() {
+    // What a service does: the request awaiting the job goes away, a DELETE cancels it later.
+    let gauge = Arc::new(Gauge::default());
+    let scheduler = scheduler(4, "", gauge.clone(), Duration::from_secs(60));
+    let root = tempfile::tempdir().unwrap();
+    let f = folder(root.path(), "detached");
+    let handle = scheduler.submit("A", f.clone(), Instant::now());
+    let canceller = handle.canceller();
+    until(&scheduler, 1, 0).await;
+    drop(handle);
+    canceller.cancel("DELETE /jobs/detached");
+    tokio::time::timeout(Duration::from_secs(5), scheduler.drained())
+        .await
+        .expect("a cancelled job ends at once");
+    assert_eq!(
+        written(&f)["errorMessage"],
+        json!("cancelled: DELETE /jobs/detached")
+    );
+    assert_eq!(gauge.now.load(Ordering::SeqCst), 0);
+    assert_eq!(scheduler.slots().usage(), Usage::default());
+}
+
+#[test]
+fn a_job_whose_runtime_shuts_down_is_still_finalised() {
+    // The last resort: the task itself is dropped mid-run (here by the runtime shutting down);
+    // the job folder still gets a report.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gauge = Arc::new(Gauge::default());
+    let root = tempfile::tempdir().unwrap();
+    let f = folder(root.path(), "stopped");
+    let scheduler = rt.block_on(async {
+        let scheduler = scheduler(4, "", gauge.clone(), Duration::from_secs(60));
+        let handle = scheduler.submit("A", f.clone(), Instant::now());
+        until(&scheduler, 1, 0).await;
+        drop(handle);
+        scheduler
+    });
+    drop(rt);
+    let report = written(&f);
+    assert_eq!(report["success"], json!(false));
+    assert_eq!(report["errorMessage"], json!(STOPPED_MESSAGE));
+    assert_eq!(STOPPED_MESSAGE, "the runner stopped before the job ended");
+    assert_eq!(gauge.now.load(Ordering::SeqCst), 0);
+    assert_eq!(scheduler.in_flight(), 0);
+    assert_eq!(scheduler.slots().usage(), Usage::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_wasm_guest_stops_it_and_reports_why() {
+    // A guest in an endless loop with a 60 s timeout: cancelling drops `Sandbox::run`'s future,
+    // so the job ends at once, not at its timeout.
+    let modules = tempfile::tempdir().unwrap();
+    std::fs::copy(programs::SPIN, modules.path().join("Spin.wasm")).unwrap();
+    let catalog = Catalog::default();
+    let wasm = WasmConfig {
+        module_dirs: vec![modules.path().to_path_buf()],
+        builtin_modules: false,
+        ..Default::default()
+    };
+    let kubernetes = KubernetesConfig::default();
+    let ctx = PolicyContext {
+        catalog: &catalog,
+        wasm: &wasm,
+        kubernetes: &kubernetes,
+        builtin_modules: &[],
+    };
+    let text = "backend = \"wasm\"\n[worker]\ndata_types = [\"ip\"]\n[wasm]\ntimeout_s = 60\n";
+    let mut set = PolicySet::default();
+    set.insert(load_str("Spin", &PathBuf::from("Spin.toml"), text, &ctx).unwrap())
+        .unwrap();
+    let sandbox = wasm_host::Sandbox::new(wasm_host::SandboxConfig::default()).unwrap();
+    let defaults = LaneLimits {
+        timeout: Duration::from_secs(60),
+        concurrency: 1,
+    };
+    let backend = WasmBackend::new(Arc::new(sandbox), defaults);
+    let table = WorkerTable::build(&catalog, &set, "");
+    let scheduler = Scheduler::new(table, 4, FinaliseOptions::default());
+    let scheduler = Arc::new(scheduler.with_backend(Arc::new(backend)));
+    scheduler.prepare("Spin").await;
+    let root = tempfile::tempdir().unwrap();
+    let f = folder(root.path(), "spin");
+    let submitted = Instant::now();
+    let job = scheduler.submit("Spin", f.clone(), submitted);
+    until(&scheduler, 1, 0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    job.cancel("deleted by the client");
+    let record = tokio::time::timeout(Duration::from_secs(5), job)
+        .await
+        .expect("the guest stops at once")
+        .unwrap();
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        json!("cancelled: deleted by the client")
+    );
+    assert_eq!(written(&f), record.finalised.report);
+    let run = record.run.expect("the guest ran");
+    assert!(run.wall >= Duration::from_millis(200), "{:?}", run.wall);
+    assert!(submitted.elapsed() < Duration::from_secs(5));
+    assert_eq!(scheduler.slots().usage(), Usage::default());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,7 +559,7 @@ async fn a_waiter_dropped_while_being_granted_hands_the_slot_on() {
         }
         assert_eq!(
             slots.usage(),
-            cortex_runner::scheduler::Usage {
+            Usage {
                 running: 0,
                 waiting: 0
             },

@@ -2,14 +2,18 @@
 //! is absent (Kubernetes disabled).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cortex_job::{FinaliseOptions, JobFolder, JobInput};
-use cortex_runner::backend::BackendKind;
+use cortex_runner::backend::{
+    Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, Decision, LaneLimits, Route,
+};
 use cortex_runner::catalog::Catalog;
 use cortex_runner::config::{KubernetesConfig, WasmConfig};
 use cortex_runner::policy::{PolicyContext, PolicySet, load_str};
-use cortex_runner::scheduler::{Decision, JobFacts, Load, Route, Scheduler, WorkerTable, decide};
+use cortex_runner::scheduler::{JobFacts, Load, Scheduler, decide};
+use cortex_runner::workers::{Worker, WorkerTable};
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -337,11 +341,13 @@ async fn a_job_for_disabled_kubernetes_ends_in_a_report_that_says_so() {
         BackendKind::Kubernetes,
         "kubernetes.enabled = false in the configuration",
     );
+    let scheduler = Arc::new(scheduler);
     let root = tempfile::tempdir().unwrap();
     let folder =
         JobFolder::create(root.path(), "1", &JobInput::new("ip", "8.8.8.8"), None).unwrap();
+    let folder = Arc::new(folder);
     let record = scheduler
-        .run("Abuse_Finder_3_0", &folder, Instant::now())
+        .submit("Abuse_Finder_3_0", folder.clone(), Instant::now())
         .await
         .unwrap();
     assert!(!record.finalised.success);
@@ -362,13 +368,13 @@ async fn a_job_for_disabled_kubernetes_ends_in_a_report_that_says_so() {
 #[tokio::test]
 async fn a_refused_job_ends_in_a_failure_report_with_the_refusal() {
     let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"\nmax_tlp = 1\n")]);
-    let scheduler = Scheduler::new(t, 4, FinaliseOptions::default());
+    let scheduler = Arc::new(Scheduler::new(t, 4, FinaliseOptions::default()));
     let root = tempfile::tempdir().unwrap();
     let mut input = JobInput::new("file", serde_json::Value::Null);
     input.tlp = 3;
-    let folder = JobFolder::create(root.path(), "2", &input, None).unwrap();
+    let folder = Arc::new(JobFolder::create(root.path(), "2", &input, None).unwrap());
     let record = scheduler
-        .run("EmlParser", &folder, Instant::now())
+        .submit("EmlParser", folder, Instant::now())
         .await
         .unwrap();
     assert_eq!(
@@ -380,11 +386,112 @@ async fn a_refused_job_ends_in_a_failure_report_with_the_refusal() {
     let folder =
         JobFolder::create(root.path(), "3", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
     let record = scheduler
-        .run("NoSuchWorker", &folder, Instant::now())
+        .submit("NoSuchWorker", Arc::new(folder), Instant::now())
         .await
         .unwrap();
     assert_eq!(
         record.finalised.report["errorMessage"],
         serde_json::json!("no worker named NoSuchWorker in the catalogs or policies")
     );
+}
+
+/// A backend of `kind` whose runs never end, with the given lane limits and overflow.
+struct Endless {
+    kind: BackendKind,
+    limits: LaneLimits,
+    overflow: bool,
+}
+
+impl Backend for Endless {
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    fn lane_limits(&self, _: &Worker) -> LaneLimits {
+        self.limits
+    }
+
+    fn accepts_overflow(&self) -> bool {
+        self.overflow
+    }
+
+    fn run(self: Arc<Self>, _: BackendJob) -> BoxFuture<'static, BackendEnd> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_and_lane_limits_come_from_the_backends() {
+    // A saturated wasm lane overflows only to a backend that accepts overflow, and the job then
+    // gets that backend's lane limits (a 1 s timeout here, which no policy sets).
+    let (t, _d) = table(&[(
+        "EmlParser",
+        "backend = \"wasm\"\noverflow = \"kubernetes\"\n[wasm]\nconcurrency = 1\n",
+    )]);
+    let limits = |secs| LaneLimits {
+        timeout: Duration::from_secs(secs),
+        concurrency: 1,
+    };
+    let root = tempfile::tempdir().unwrap();
+    let job = |id: &str| {
+        let input = JobInput::new("file", serde_json::Value::Null);
+        Arc::new(JobFolder::create(root.path(), id, &input, None).unwrap())
+    };
+    for overflow in [true, false] {
+        let wasm = Endless {
+            kind: BackendKind::Wasm,
+            limits: limits(60),
+            overflow: false,
+        };
+        let kubernetes = Endless {
+            kind: BackendKind::Kubernetes,
+            limits: limits(1),
+            overflow,
+        };
+        let scheduler = Scheduler::new(t.clone(), 4, FinaliseOptions::default())
+            .with_backend(Arc::new(wasm))
+            .with_backend(Arc::new(kubernetes));
+        let scheduler = Arc::new(scheduler);
+        let first = scheduler.submit("EmlParser", job(&format!("1{overflow}")), Instant::now());
+        while scheduler.slots().running("EmlParser/wasm") == 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = scheduler.submit("EmlParser", job(&format!("2{overflow}")), Instant::now());
+        if overflow {
+            let record = second.await.unwrap();
+            assert_eq!(
+                record.decision,
+                run(
+                    BackendKind::Kubernetes,
+                    "wasm is saturated for EmlParser (1 of 1 running) and policies/EmlParser.toml sets overflow = \"kubernetes\""
+                )
+            );
+            assert_eq!(
+                record.finalised.report["errorMessage"],
+                serde_json::json!("timed out after 1 s")
+            );
+        } else {
+            while scheduler.slots().usage().waiting == 0 {
+                tokio::task::yield_now().await;
+            }
+            second.cancel("the test is over");
+            let record = second.await.unwrap();
+            assert_eq!(record.decision.backend(), Some(BackendKind::Wasm));
+            assert!(
+                record
+                    .decision
+                    .reason
+                    .ends_with("; wasm is saturated (1 of 1 running), so the job waits for a slot"),
+                "{}",
+                record.decision.reason
+            );
+            assert_eq!(
+                record.finalised.report["errorMessage"],
+                serde_json::json!("cancelled: the test is over")
+            );
+        }
+        first.cancel("the test is over");
+        first.await.unwrap();
+        assert_eq!(scheduler.in_flight(), 0);
+    }
 }

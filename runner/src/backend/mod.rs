@@ -1,22 +1,30 @@
 //! The seam between the scheduler and whatever runs a worker: the [`Backend`] trait.
 //!
-//! A backend receives a prepared job folder, the worker, the decision and the limits, runs the
-//! worker, and says how it ended in backend-neutral terms ([`cortex_job::WorkerEnd`] plus
-//! [`RunInfo`]). It never writes the final report: the scheduler calls
-//! [`cortex_job::finalise`] after every run, whatever the backend. The wasm backend is
-//! [`wasm::WasmBackend`]; the Kubernetes backend implements the same trait in its own issue.
+//! A backend receives an owned [`BackendJob`] (the prepared job folder, the worker, the decision
+//! and the limits), runs the worker, and says how it ended in backend-neutral terms
+//! ([`cortex_job::WorkerEnd`] plus [`RunInfo`]). It never writes the final report: the scheduler
+//! calls [`cortex_job::finalise`] after every run, whatever the backend. A backend also says what
+//! the scheduler must not guess: the lane limits of a worker ([`Backend::lane_limits`]) and
+//! whether it takes overflow ([`Backend::accepts_overflow`]).
+//!
+//! The wasm backend is [`wasm::WasmBackend`]. There is no Kubernetes backend yet: a decision
+//! naming [`BackendKind::Kubernetes`] ends in a failure report saying the backend is absent.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cortex_job::{JobFolder, WorkerEnd};
 use serde::{Deserialize, Serialize};
 
-use crate::scheduler::{Decision, Worker};
+use crate::workers::Worker;
 
+mod route;
 pub mod wasm;
+
+pub use route::{Decision, Route};
 
 /// The backends a decision can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,15 +59,26 @@ pub struct RunLimits {
     pub timeout: Duration,
 }
 
-/// One job handed to a backend.
-#[derive(Debug, Clone, Copy)]
-pub struct BackendJob<'a> {
+/// The limits of one worker's lane on one backend: how long a job may take and how many run at
+/// once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneLimits {
+    /// Job timeout, counted from submission.
+    pub timeout: Duration,
+    /// Jobs of one worker running at once on this backend.
+    pub concurrency: u32,
+}
+
+/// One job handed to a backend. Owned, so that a backend can move it (or parts of it) into a
+/// task that outlives the run's future, e.g. to clean up after a cancelled run.
+#[derive(Debug, Clone)]
+pub struct BackendJob {
     /// The prepared job folder (`input/input.json` written, `output/` empty).
-    pub folder: &'a JobFolder,
+    pub folder: Arc<JobFolder>,
     /// The worker, with its policy.
-    pub worker: &'a Worker,
+    pub worker: Arc<Worker>,
     /// Why this backend was chosen.
-    pub decision: &'a Decision,
+    pub decision: Decision,
     /// The limits of this run.
     pub limits: RunLimits,
 }
@@ -88,16 +107,28 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Something that runs a worker on a job folder.
 ///
-/// Contract: the returned future is cancel-safe: dropping it stops the worker and releases what
-/// the run holds. Everything that goes wrong, setup included, is reported as a failed
-/// [`WorkerEnd`] with a precise cause (the scheduler turns it into a failure report), never as a
-/// panic.
-pub trait Backend: Send + Sync {
+/// Contract: the future returned by [`Backend::run`] is cancel-safe: dropping it stops the
+/// worker (a wasm guest stops at once) and releases what the run holds; cleanup that must await
+/// something (deleting a Kubernetes Job) is spawned as a task of its own, which the owned
+/// [`BackendJob`] and `self: Arc<Self>` make possible. Everything that goes wrong, setup
+/// included, is reported as a failed [`WorkerEnd`] with a precise cause (the scheduler turns it
+/// into a failure report), never as a panic.
+pub trait Backend: Send + Sync + 'static {
     /// Which backend this is.
     fn kind(&self) -> BackendKind;
 
+    /// The timeout and concurrency of `worker`'s lane on this backend: what its policy sets for
+    /// this backend, else the defaults the backend was built with.
+    fn lane_limits(&self, worker: &Worker) -> LaneLimits;
+
+    /// Whether this backend takes the jobs that a saturated wasm lane overflows (policy
+    /// `overflow = "kubernetes"`). None does by default.
+    fn accepts_overflow(&self) -> bool {
+        false
+    }
+
     /// Runs `job` to its end.
-    fn run<'a>(&'a self, job: BackendJob<'a>) -> BoxFuture<'a, BackendEnd>;
+    fn run(self: Arc<Self>, job: BackendJob) -> BoxFuture<'static, BackendEnd>;
 
     /// Gets ready to run `worker` (compiles a module, pulls nothing by default), so that one-time
     /// costs need not count against a job's timeout. A failure here is reported again by `run`.

@@ -9,9 +9,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use wasm_host::{Limits, Module, RunSpec, Sandbox};
 
-use super::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, RunInfo};
+use super::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, LaneLimits, RunInfo};
 use crate::policy::{ModuleSource, ModuleStatus};
-use crate::scheduler::Worker;
+use crate::workers::Worker;
 
 /// Captured output per stream when nothing else is configured.
 const DEFAULT_CAPTURE_BYTES: usize = 1024 * 1024;
@@ -21,6 +21,7 @@ pub struct WasmBackend {
     sandbox: Arc<Sandbox>,
     stdout_bytes: usize,
     stderr_bytes: usize,
+    defaults: LaneLimits,
     /// Compiled modules by sha256: a file's and a built-in module's alike.
     modules: Mutex<HashMap<String, Module>>,
 }
@@ -34,12 +35,15 @@ impl std::fmt::Debug for WasmBackend {
 }
 
 impl WasmBackend {
-    /// A backend over `sandbox`, keeping 1 MiB of each output stream.
-    pub fn new(sandbox: Arc<Sandbox>) -> Self {
+    /// A backend over `sandbox`, keeping 1 MiB of each output stream; `defaults` are the lane
+    /// limits of workers whose policy sets none (`[wasm] timeout_s` and `concurrency` of the
+    /// configuration).
+    pub fn new(sandbox: Arc<Sandbox>, defaults: LaneLimits) -> Self {
         Self {
             sandbox,
             stdout_bytes: DEFAULT_CAPTURE_BYTES,
             stderr_bytes: DEFAULT_CAPTURE_BYTES,
+            defaults,
             modules: Mutex::default(),
         }
     }
@@ -93,7 +97,7 @@ impl WasmBackend {
         Ok(module)
     }
 
-    async fn run_job(&self, job: BackendJob<'_>) -> BackendEnd {
+    async fn run_job(&self, job: BackendJob) -> BackendEnd {
         let started = Instant::now();
         let failed = |cause: String| BackendEnd {
             end: WorkerEnd::failed(cause),
@@ -162,8 +166,20 @@ impl Backend for WasmBackend {
         BackendKind::Wasm
     }
 
-    fn run<'a>(&'a self, job: BackendJob<'a>) -> BoxFuture<'a, BackendEnd> {
-        Box::pin(self.run_job(job))
+    fn lane_limits(&self, worker: &Worker) -> LaneLimits {
+        match &worker.policy {
+            Some(p) => LaneLimits {
+                timeout: Duration::from_secs(p.wasm.timeout_s),
+                concurrency: p.wasm.concurrency,
+            },
+            None => self.defaults,
+        }
+    }
+
+    // Dropping the returned future drops `Sandbox::run`'s, which stops the guest at once; the
+    // wasm backend has nothing else to clean up.
+    fn run(self: Arc<Self>, job: BackendJob) -> BoxFuture<'static, BackendEnd> {
+        Box::pin(async move { self.run_job(job).await })
     }
 
     fn prepare<'a>(&'a self, worker: &'a Worker) -> BoxFuture<'a, Result<(), String>> {

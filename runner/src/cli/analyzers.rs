@@ -7,8 +7,8 @@ use serde_json::json;
 use super::Status;
 use super::terminal::escape;
 use super::workers::WorkerArgs;
-use cortex_runner::backend::BackendKind;
-use cortex_runner::scheduler::{JobFacts, Load, Route, decide};
+use cortex_runner::backend::{BackendKind, Route};
+use cortex_runner::scheduler::{JobFacts, Load, decide};
 
 /// `analyzers` arguments.
 #[derive(Debug, Args)]

@@ -9,8 +9,9 @@ use serde_json::json;
 use super::Status;
 use super::terminal::escape;
 use super::workers::WorkerArgs;
+use cortex_runner::backend::Route;
 use cortex_runner::config::limits;
-use cortex_runner::scheduler::{JobFacts, Load, Route, decide};
+use cortex_runner::scheduler::{JobFacts, Load, decide};
 
 /// `explain` arguments.
 #[derive(Debug, Args)]

@@ -28,7 +28,7 @@ pub struct JobArgs {
 pub fn run(args: JobArgs) -> Result<Status> {
     let folder = JobFolder::open(&args.folder)?;
     let setup = args.workers.setup()?;
-    let scheduler = setup.scheduler()?;
+    let scheduler = std::sync::Arc::new(setup.scheduler()?);
     let record = super::run::run_with_spinner(&scheduler, &args.analyzer, &folder)?;
     super::print_json(&record.finalised.report)?;
     Ok(if record.finalised.success {

@@ -133,7 +133,7 @@ pub fn run(args: RunArgs) -> Result<Status> {
         _ => None,
     };
     let folder = JobFolder::create(root, &job_id(), &input, attachment)?;
-    let scheduler = setup.scheduler()?;
+    let scheduler = std::sync::Arc::new(setup.scheduler()?);
     let record = run_with_spinner(&scheduler, &worker.name, &folder)?;
     if args.json {
         super::print_json(&record.finalised.report)?;
@@ -180,7 +180,7 @@ pub fn check_regular_file(path: &Path) -> Result<()> {
 /// Runs the job on a fresh runtime; on a terminal, a spinner with the elapsed time appears when
 /// the job takes longer than a second.
 pub fn run_with_spinner(
-    scheduler: &Scheduler,
+    scheduler: &std::sync::Arc<Scheduler>,
     worker: &str,
     folder: &JobFolder,
 ) -> Result<JobRecord> {
@@ -204,7 +204,8 @@ pub fn run_with_spinner(
         });
         // Compile the module before the job is submitted: its timeout is for the job itself.
         scheduler.prepare(worker).await;
-        let record = scheduler.run(worker, folder, Instant::now()).await;
+        let folder = std::sync::Arc::new(folder.clone());
+        let record = scheduler.submit(worker, folder, Instant::now()).await;
         if let Some(ticker) = ticker {
             ticker.abort();
         }

@@ -1,10 +1,8 @@
 //! The per-job decision: which backend runs the job, or why nothing does, always with a reason.
 
-use serde::Serialize;
-
-use super::table::Worker;
-use crate::backend::BackendKind;
+use crate::backend::{BackendKind, Decision};
 use crate::policy::{BackendChoice, ModuleStatus, Overflow};
+use crate::workers::Worker;
 
 /// cortexutils' message for a job above the TLP ceiling.
 pub const TLP_MESSAGE: &str = "TLP is higher than allowed.";
@@ -31,58 +29,6 @@ pub struct Load {
     pub wasm_running: u32,
     /// Whether a backend is available to take overflow (jobs sent to Kubernetes instead).
     pub overflow_available: bool,
-}
-
-/// Where a job goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "route", rename_all = "lowercase")]
-pub enum Route {
-    /// Run on this backend.
-    Run {
-        /// The backend.
-        backend: BackendKind,
-    },
-    /// Do not run; the job fails with `message` in its report.
-    Refused {
-        /// The report's `errorMessage`.
-        message: String,
-    },
-}
-
-/// A decision and the reason for it, logged with the job and kept in its run record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    /// Where the job goes.
-    #[serde(flatten)]
-    pub route: Route,
-    /// Why, in one sentence.
-    pub reason: String,
-}
-
-impl Decision {
-    fn run(backend: BackendKind, reason: String) -> Self {
-        Self {
-            route: Route::Run { backend },
-            reason,
-        }
-    }
-
-    fn refuse(message: impl Into<String>, reason: String) -> Self {
-        Self {
-            route: Route::Refused {
-                message: message.into(),
-            },
-            reason,
-        }
-    }
-
-    /// The backend, unless the job is refused.
-    pub fn backend(&self) -> Option<BackendKind> {
-        match self.route {
-            Route::Run { backend } => Some(backend),
-            Route::Refused { .. } => None,
-        }
-    }
 }
 
 const MIB: u64 = 1024 * 1024;

@@ -1,6 +1,10 @@
 //! The worker table: every worker the catalogs and the policies know, with its policy and image.
+//!
+//! The scheduler looks workers up here and hands them to backends; neither owns the table, so
+//! both depend on it and not on each other.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -40,9 +44,12 @@ impl Worker {
 }
 
 /// Every worker, by name, with lookups by Cortex id and catalog alias.
+///
+/// Workers are shared (`Arc`), so that a job can hold its worker for as long as its backend needs
+/// it, cleanup included, without copying the policy.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerTable {
-    workers: BTreeMap<String, Worker>,
+    workers: BTreeMap<String, Arc<Worker>>,
     aliases: BTreeMap<String, String>,
 }
 
@@ -50,7 +57,7 @@ impl WorkerTable {
     /// Joins the catalogs and the policies. A catalog entry governed by another policy through
     /// `[worker] catalog_name` appears once, under the policy's name.
     pub fn build(catalog: &Catalog, policies: &PolicySet, image_prefix: &str) -> Self {
-        let mut table = Self::default();
+        let mut table = Table::default();
         for entry in catalog.entries() {
             let name = &entry.definition.name;
             if let Some(worker) = policies.alias_of(name) {
@@ -124,11 +131,16 @@ impl WorkerTable {
             worker.image =
                 policy_image.or_else(|| catalog_image.map(|i| with_prefix(i, image_prefix)));
         }
-        table
+        Self {
+            workers: (table.workers.into_iter())
+                .map(|(name, worker)| (name, Arc::new(worker)))
+                .collect(),
+            aliases: table.aliases,
+        }
     }
 
     /// The worker named `name`, or whose Cortex id or catalog alias is `name`.
-    pub fn get(&self, name: &str) -> Option<&Worker> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Worker>> {
         self.workers
             .get(name)
             .or_else(|| self.aliases.get(name).and_then(|w| self.workers.get(w)))
@@ -137,7 +149,7 @@ impl WorkerTable {
 
     /// Every worker, by name.
     pub fn iter(&self) -> impl Iterator<Item = &Worker> {
-        self.workers.values()
+        self.workers.values().map(Arc::as_ref)
     }
 
     /// How many workers there are.
@@ -149,6 +161,13 @@ impl WorkerTable {
     pub fn is_empty(&self) -> bool {
         self.workers.is_empty()
     }
+}
+
+/// The table while it is being built, before its workers are shared.
+#[derive(Default)]
+struct Table {
+    workers: BTreeMap<String, Worker>,
+    aliases: BTreeMap<String, String>,
 }
 
 /// Replaces the registry and repository path of `image` with `prefix` (kept when `prefix` is
