@@ -5,7 +5,7 @@
 //! backend lands behind the same [`backend::Backend`] trait.
 //!
 //! [`sandbox_run`] runs a module on a job folder and finalises it (`exec`, `bench`; the wasm
-//! backend shares its `RunRecord` → `WorkerEnd` mapping); [`bench`] measures it.
+//! backend shares its `RunRecord` → `WorkerEnd` mapping); [`bench`](mod@bench) measures it.
 //!
 //! [`config`] layers the configuration, [`catalog`] loads Cortex catalogs, [`policy`] loads the
 //! per-worker policy files, [`workers`] joins them into the worker table, [`scheduler`] decides,
