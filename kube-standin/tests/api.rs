@@ -190,7 +190,7 @@ async fn label_selectors_equality_and_set_based() {
         .list(&ListParams::default().labels("job-name=x2"))
         .await
         .unwrap();
-    for _ in 0..500 {
+    for _ in 0..1500 {
         if !p.items.is_empty() {
             break;
         }
@@ -231,7 +231,7 @@ async fn delete_propagation_background_foreground_orphan() {
                 .len()
         }
     };
-    for _ in 0..100 {
+    for _ in 0..1500 {
         if count("job-name in (bg,fg,or)").await == 3 {
             break;
         }
@@ -263,7 +263,7 @@ async fn delete_propagation_background_foreground_orphan() {
         Some(vec!["orphan".to_owned()])
     );
     let mut ok = false;
-    for _ in 0..200 {
+    for _ in 0..1500 {
         let gone = jobs
             .list(&ListParams::default())
             .await

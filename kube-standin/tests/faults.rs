@@ -80,7 +80,7 @@ async fn dropped_watches_and_forced_410() {
     let path = "/apis/batch/v1/namespaces/default/jobs?watch=1";
     let mut w = watch(&env.handle, path).await;
     // Wait until the server counts the stream as open.
-    for _ in 0..100 {
+    for _ in 0..1500 {
         if env.handle.stats().watches_open == 1 {
             break;
         }

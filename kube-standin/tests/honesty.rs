@@ -59,7 +59,7 @@ async fn next_line(out: &mut tokio::io::Lines<BufReader<tokio::process::ChildStd
 }
 
 async fn wait_condition(jobs: &Api<Job>, name: &str, ty: &str) {
-    for _ in 0..500 {
+    for _ in 0..1500 {
         let j = jobs.get(name).await.unwrap();
         let conds = j.status.and_then(|s| s.conditions).unwrap_or_default();
         if conds.iter().any(|c| c.type_ == ty) {
@@ -167,7 +167,7 @@ async fn kubectl_get_logs_watch_and_delete() {
     }
     // kubectl deletes with propagationPolicy=Background: the pod goes too.
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), "default");
-    for _ in 0..100 {
+    for _ in 0..1500 {
         if pods
             .list(&ListParams::default().labels("job-name=kc"))
             .await

@@ -55,7 +55,7 @@ fn container(p: &Pod) -> ContainerStatus {
 
 /// Polls until the pod's container has a waiting reason equal to `reason`.
 async fn wait_waiting(client: &kube::Client, job: &str, reason: &str) -> Pod {
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if let Some(p) = pods_of(client, job).await.into_iter().next()
             && p.status
                 .as_ref()
@@ -167,7 +167,7 @@ async fn job_runs_to_completion_then_logs_termination_message_and_delete() {
     jobs.delete("ok", &DeleteParams::background())
         .await
         .unwrap();
-    for _ in 0..100 {
+    for _ in 0..1500 {
         if pods_of(&env.client, "ok").await.is_empty() {
             return;
         }
@@ -228,7 +228,7 @@ async fn active_deadline_fails_the_job_and_deletes_its_pod() {
     job.spec.as_mut().unwrap().active_deadline_seconds = Some(1);
     jobs.create(&PostParams::default(), &job).await.unwrap();
     let mut ready = None;
-    for _ in 0..200 {
+    for _ in 0..1500 {
         ready = jobs.get("slow").await.unwrap().status.and_then(|s| s.ready);
         if ready == Some(1) {
             break;
@@ -447,7 +447,7 @@ async fn follow_streams_the_log_until_the_container_ends() {
     .await
     .unwrap();
     let mut name = None;
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if let Some(p) = pods_of(&env.client, "fol").await.into_iter().next()
             && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
         {
@@ -482,7 +482,7 @@ fn with_container(name: &str, f: impl FnOnce(&mut k8s_openapi::api::core::v1::Po
 
 /// Polls until the job's pod has a condition `PodScheduled=False`; returns its message.
 async fn wait_unschedulable(client: &kube::Client, job: &str) -> String {
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if let Some(p) = pods_of(client, job).await.into_iter().next() {
             let conds = p.status.and_then(|s| s.conditions).unwrap_or_default();
             if let Some(c) = conds
@@ -599,7 +599,7 @@ async fn unsupported_volume_is_failed_mount_and_value_from_is_config_error() {
     .unwrap();
     jobs.create(&PostParams::default(), &job).await.unwrap();
     let mut found = None;
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if let Some(p) = pods_of(&env.client, "fm").await.into_iter().next() {
             let ev = events_for(&env.client, p.metadata.name.as_deref().unwrap()).await;
             if let Some(e) = ev.into_iter().find(|e| e.0 == "FailedMount") {
