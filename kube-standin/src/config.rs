@@ -38,6 +38,8 @@ pub struct Image {
     pub oom: bool,
     /// The pod is evicted as soon as its container starts: phase `Failed`, reason `Evicted`.
     pub evicted: bool,
+    /// The image's `USER` (numeric), used when no `runAsUser` is set. Default: root (0).
+    pub user: Option<i64>,
 }
 
 /// The stand-in's configuration. Every default is listed in [`Config::default`].

@@ -16,7 +16,7 @@ use crate::Shared;
 use crate::events::{Involved, NODE, record};
 use crate::mounts::{self, Plan, PlanError};
 use crate::store::now;
-use crate::{process, scheduler};
+use crate::{identity, process, scheduler};
 
 /// How a pod ended, for the job controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,9 +286,23 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
     let log_path = pod_dir
         .join("logs")
         .join(format!("{}.log", ctx.container.name));
+    let identity = match identity::resolve(
+        &format!("{}/{}", ctx.ns, ctx.name),
+        &spec,
+        &ctx.container,
+        image_cfg.user,
+    ) {
+        Ok(i) => i,
+        Err(msg) => {
+            ctx.waiting("CreateContainerConfigError", Some(msg.clone()));
+            ctx.event(true, "Failed", format!("Error: {msg}"));
+            return until_killed(&mut kill).await;
+        }
+    };
     let prepared = process::command(
         ctx.shared.namespace_isolation,
         &ctx.container,
+        &identity,
         &plan,
         &image_cfg.command,
         &env,

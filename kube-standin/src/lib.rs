@@ -22,6 +22,7 @@ mod controller;
 mod discovery;
 mod events;
 mod faults;
+mod identity;
 pub mod kubeconfig;
 mod kubelet;
 mod logs;
@@ -132,6 +133,9 @@ impl Standin {
                     .tempdir()
                     .map_err(io(Path::new("temporary directory")))?;
                 let p = t.path().to_path_buf();
+                // Traversable by container users other than the stand-in's (runAsUser).
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o711))
+                    .map_err(io(&p))?;
                 (Some(t), p)
             }
         };

@@ -7,12 +7,16 @@ use std::process::Stdio;
 
 use k8s_openapi::api::core::v1::Container;
 
+use std::os::unix::fs::PermissionsExt;
+
+use crate::identity::Identity;
 use crate::mounts::{self, Plan};
 
 /// Builds the process: argv, env, working directory, log file and mounts.
 pub fn command(
     namespace_isolation: bool,
     c: &Container,
+    identity: &Identity,
     plan: &Plan,
     entrypoint: &[String],
     env: &BTreeMap<String, String>,
@@ -29,13 +33,23 @@ pub fn command(
             "no command specified (neither the image map nor the container names one)".to_owned(),
         );
     }
+    let argv = identity.wrap(argv);
     let io = |e: std::io::Error, what: &std::path::Path| format!("{}: {e}", what.display());
     std::fs::create_dir_all(&plan.root).map_err(|e| io(e, &plan.root))?;
+    // A container user other than the stand-in's must be able to traverse its root; what it
+    // may read below the mounts is up to the volume's own modes, as on a node.
+    for dir in plan.root.ancestors().take(3) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .map_err(|e| io(e, dir))?;
+    }
     let term = plan.host_path(&plan.termination_path);
     if let Some(parent) = term.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
     }
     std::fs::write(&term, b"").map_err(|e| io(e, &term))?;
+    // The kubelet makes the termination message file writable by any container user.
+    std::fs::set_permissions(&term, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| io(e, &term))?;
     if let Some(parent) = log_path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
     }

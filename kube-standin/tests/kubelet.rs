@@ -660,3 +660,118 @@ async fn no_command_anywhere_is_create_container_error() {
         Some("no command specified (neither the image map nor the container names one)")
     );
 }
+
+/// A Cortex-layout job for `folder`, run as uid 1234 with the given `fsGroup`.
+fn job_as_user(name: &str, folder: &str, fs_group: Option<i64>) -> Job {
+    let mut job = cortex_job(name);
+    let spec = job.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+    spec.security_context = Some(k8s_openapi::api::core::v1::PodSecurityContext {
+        run_as_user: Some(1234),
+        run_as_group: Some(1234),
+        run_as_non_root: Some(true),
+        fs_group,
+        ..Default::default()
+    });
+    let c = &mut spec.containers[0];
+    c.command = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "id -u; cat \"$1/input/input.json\" > \"$1/output/output.json\"".into(),
+        "sh".into(),
+    ]);
+    c.env = Some(vec![k8s_openapi::api::core::v1::EnvVar {
+        name: "CORTEX_JOB_FOLDER".into(),
+        value: Some(folder.into()),
+        ..Default::default()
+    }]);
+    job
+}
+
+/// A job folder owned by root, group `gid`, with `dir_mode` directories and a `file_mode`
+/// input.json.
+fn folder(root: &std::path::Path, rel: &str, gid: u32, dir_mode: u32, file_mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let f = root.join(rel);
+    for d in ["input", "output"] {
+        std::fs::create_dir_all(f.join(d)).unwrap();
+    }
+    std::fs::write(f.join("input/input.json"), "{}").unwrap();
+    for (p, mode) in [
+        (root.join(rel.split('/').next().unwrap()), dir_mode),
+        (f.clone(), dir_mode),
+        (f.join("input"), dir_mode),
+        (f.join("output"), dir_mode | 0o020),
+        (f.join("input/input.json"), file_mode),
+    ] {
+        std::os::unix::fs::chown(&p, Some(0), Some(gid)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn run_as_user_reads_group_readable_input_through_fs_group_only() {
+    let env = start(Config::default()).await;
+    let pvc = env.handle.pvc_dir().to_path_buf();
+    folder(&pvc, "g/ok", 5000, 0o750, 0o640);
+    folder(&pvc, "h/no", 0, 0o700, 0o600);
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    jobs.create(
+        &PostParams::default(),
+        &job_as_user("uid-ok", "g/ok", Some(5000)),
+    )
+    .await
+    .unwrap();
+    jobs.create(&PostParams::default(), &job_as_user("uid-no", "h/no", None))
+        .await
+        .unwrap();
+    assert_eq!(wait_finished(&env.client, "uid-ok").await.0, "Complete");
+    assert_eq!(
+        std::fs::read_to_string(pvc.join("g/ok/output/output.json")).unwrap(),
+        "{}"
+    );
+    assert_eq!(wait_finished(&env.client, "uid-no").await.0, "Failed");
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), "default");
+    let ok = pods_of(&env.client, "uid-ok").await.remove(0);
+    let log = pod_api
+        .logs(ok.metadata.name.as_deref().unwrap(), &LogParams::default())
+        .await
+        .unwrap();
+    assert_eq!(log, "1234\n");
+    let no = pods_of(&env.client, "uid-no").await.remove(0);
+    let log = pod_api
+        .logs(no.metadata.name.as_deref().unwrap(), &LogParams::default())
+        .await
+        .unwrap();
+    assert!(
+        log.starts_with("1234\n") && log.contains("Permission denied"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn run_as_non_root_with_a_root_image_is_create_container_config_error() {
+    let env = start(Config::default()).await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
+    let job = with_container("nonroot", |p| {
+        p.security_context = Some(k8s_openapi::api::core::v1::PodSecurityContext {
+            run_as_non_root: Some(true),
+            ..Default::default()
+        });
+    });
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let p = wait_waiting(&env.client, "nonroot", "CreateContainerConfigError").await;
+    let msg = container(&p)
+        .state
+        .unwrap()
+        .waiting
+        .unwrap()
+        .message
+        .unwrap();
+    assert_eq!(
+        msg,
+        format!(
+            "container has runAsNonRoot and image will run as root (pod: \"default/{}\", container: worker)",
+            p.metadata.name.unwrap()
+        )
+    );
+}
