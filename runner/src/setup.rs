@@ -1,6 +1,7 @@
 //! Assembles a runner from its configuration: catalogs, policies, the worker table, the sandbox
 //! and the scheduler with its backends.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,8 +100,35 @@ impl Setup {
     /// sandbox when `wasm.enabled`; Kubernetes is recorded as absent with the reason.
     pub fn scheduler(&self) -> Result<Scheduler> {
         let config = self.config();
+        // The output limits, each in its range (an error naming the key, its value and where it
+        // came from) and converted to bytes without wrapping.
+        let jobs = &config.jobs;
+        let in_range = |key: &str, value: u64, range: RangeInclusive<u64>| {
+            if range.contains(&value) {
+                Ok(value)
+            } else {
+                Err(self.loaded.out_of_range(key, value, &range))
+            }
+        };
+        let mib = |key: &str, value: u64, range: RangeInclusive<u64>| {
+            in_range(key, value, range.clone()).and_then(|mib| {
+                limits::mib_to_bytes(mib).ok_or_else(|| self.loaded.out_of_range(key, mib, &range))
+            })
+        };
         let finalise = FinaliseOptions {
-            max_output_bytes: config.jobs.max_output_mib * 1024 * 1024,
+            max_output_bytes: mib(
+                "jobs.max_output_mib",
+                jobs.max_output_mib,
+                limits::MAX_OUTPUT_MIB,
+            )?,
+            // 1 to a million entries; 1 MiB to 1 TiB per file and in all.
+            max_artifacts: in_range("jobs.max_artifacts", jobs.max_artifacts, 1..=1_000_000)?,
+            max_artifact_bytes: mib("jobs.max_artifact_mib", jobs.max_artifact_mib, 1..=1 << 20)?,
+            max_artifact_total_bytes: mib(
+                "jobs.max_artifact_total_mib",
+                jobs.max_artifact_total_mib,
+                1..=1 << 20,
+            )?,
             ..FinaliseOptions::default()
         };
         // At most limits::MAX_RUNNING (4096), so the conversion cannot truncate.
