@@ -164,6 +164,19 @@ pub struct KubernetesConfig {
     pub ttl_s: u64,
     /// Default number of Kubernetes jobs of one worker running at once.
     pub concurrency: u32,
+    /// Keep finished Jobs (for debugging) instead of deleting them once the report is written;
+    /// `ttl_s` still removes them.
+    pub keep_jobs: bool,
+    /// Seconds a container may wait in `ErrImagePull`/`ImagePullBackOff` before the job fails.
+    pub image_pull_grace_s: u64,
+    /// Seconds a pod may stay unschedulable (`FailedScheduling`) or unmounted (`FailedMount`)
+    /// before the job fails.
+    pub start_grace_s: u64,
+    /// Requests per second the runner sends to the API server at most (reads and writes, watches
+    /// excluded).
+    pub api_qps: u32,
+    /// The end of the container's log kept in a failure report, in KiB.
+    pub log_tail_kib: u64,
 }
 
 /// `[service]`: the HTTP service.
@@ -246,6 +259,11 @@ impl Default for KubernetesConfig {
             timeout_s: 3600,
             ttl_s: 600,
             concurrency: 4,
+            keep_jobs: false,
+            image_pull_grace_s: 30,
+            start_grace_s: 120,
+            api_qps: 20,
+            log_tail_kib: 16,
         }
     }
 }
@@ -471,7 +489,7 @@ impl Config {
     /// listen address, exclusive keys.
     pub fn validate(&self) -> Result<()> {
         let (w, k) = (&self.wasm, &self.kubernetes);
-        let ranged: [(&str, u64, RangeInclusive<u64>); 11] = [
+        let ranged: [(&str, u64, RangeInclusive<u64>); 18] = [
             (
                 "jobs.max_output_mib",
                 self.jobs.max_output_mib,
@@ -502,6 +520,33 @@ impl Config {
                 "kubernetes.concurrency",
                 k.concurrency.into(),
                 limits::CONCURRENCY,
+            ),
+            (
+                "kubernetes.image_pull_grace_s",
+                k.image_pull_grace_s,
+                limits::GRACE_S,
+            ),
+            ("kubernetes.start_grace_s", k.start_grace_s, limits::GRACE_S),
+            ("kubernetes.api_qps", k.api_qps.into(), limits::API_QPS),
+            (
+                "kubernetes.log_tail_kib",
+                k.log_tail_kib,
+                limits::LOG_TAIL_KIB,
+            ),
+            (
+                "jobs.max_artifacts",
+                self.jobs.max_artifacts,
+                limits::MAX_ARTIFACTS,
+            ),
+            (
+                "jobs.max_artifact_mib",
+                self.jobs.max_artifact_mib,
+                limits::MAX_ARTIFACT_MIB,
+            ),
+            (
+                "jobs.max_artifact_total_mib",
+                self.jobs.max_artifact_total_mib,
+                limits::MAX_ARTIFACT_MIB,
             ),
         ];
         for (key, value, range) in ranged {

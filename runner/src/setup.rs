@@ -122,12 +122,20 @@ impl Setup {
                 limits::MAX_OUTPUT_MIB,
             )?,
             // 1 to a million entries; 1 MiB to 1 TiB per file and in all.
-            max_artifacts: in_range("jobs.max_artifacts", jobs.max_artifacts, 1..=1_000_000)?,
-            max_artifact_bytes: mib("jobs.max_artifact_mib", jobs.max_artifact_mib, 1..=1 << 20)?,
+            max_artifacts: in_range(
+                "jobs.max_artifacts",
+                jobs.max_artifacts,
+                limits::MAX_ARTIFACTS,
+            )?,
+            max_artifact_bytes: mib(
+                "jobs.max_artifact_mib",
+                jobs.max_artifact_mib,
+                limits::MAX_ARTIFACT_MIB,
+            )?,
             max_artifact_total_bytes: mib(
                 "jobs.max_artifact_total_mib",
                 jobs.max_artifact_total_mib,
-                1..=1 << 20,
+                limits::MAX_ARTIFACT_MIB,
             )?,
             ..FinaliseOptions::default()
         };

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::workers::Worker;
 
+pub mod kubernetes;
 mod route;
 pub mod wasm;
 

@@ -34,6 +34,16 @@ pub const MAX_OUTPUT_BYTES: RangeInclusive<u64> = 1..=1024 * MIB;
 pub const KUBERNETES_TIMEOUT_S: RangeInclusive<u64> = 1..=604_800;
 /// `kubernetes.ttl_s`: 0 (delete at once) to a week.
 pub const TTL_S: RangeInclusive<u64> = 0..=604_800;
+/// `kubernetes.image_pull_grace_s`, `kubernetes.start_grace_s`: up to a day.
+pub const GRACE_S: RangeInclusive<u64> = 0..=86_400;
+/// `kubernetes.api_qps`: requests per second to the API server.
+pub const API_QPS: RangeInclusive<u64> = 1..=1000;
+/// `kubernetes.log_tail_kib`: the log tail is kept in memory and in the report, so at most 1 MiB.
+pub const LOG_TAIL_KIB: RangeInclusive<u64> = 1..=1024;
+/// `jobs.max_artifacts`: entries in `output/`.
+pub const MAX_ARTIFACTS: RangeInclusive<u64> = 1..=1_000_000;
+/// `jobs.max_artifact_mib`, `jobs.max_artifact_total_mib`: 1 MiB to 1 TiB.
+pub const MAX_ARTIFACT_MIB: RangeInclusive<u64> = 1..=1_048_576;
 /// `kubernetes.run_as_user`, `run_as_group`, `fs_group`: the ids Kubernetes accepts.
 pub const POSIX_ID: RangeInclusive<i64> = 0..=2_147_483_647;
 /// `bench --jobs`.
@@ -58,6 +68,11 @@ pub fn config_range(key: &str) -> Option<String> {
         "wasm.concurrency" | "kubernetes.concurrency" => CONCURRENCY,
         "kubernetes.timeout_s" => KUBERNETES_TIMEOUT_S,
         "kubernetes.ttl_s" => TTL_S,
+        "kubernetes.image_pull_grace_s" | "kubernetes.start_grace_s" => GRACE_S,
+        "kubernetes.api_qps" => API_QPS,
+        "kubernetes.log_tail_kib" => LOG_TAIL_KIB,
+        "jobs.max_artifacts" => MAX_ARTIFACTS,
+        "jobs.max_artifact_mib" | "jobs.max_artifact_total_mib" => MAX_ARTIFACT_MIB,
         "kubernetes.run_as_user" | "kubernetes.run_as_group" | "kubernetes.fs_group" => {
             return Some(describe(&POSIX_ID));
         }
