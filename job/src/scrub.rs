@@ -5,8 +5,13 @@
 //! strings and numbers, at any depth below a secret key, and below secret keys nested in other
 //! objects and arrays of `config` (`{"oauth": {"client_secret": ...}}`). Each value is matched in
 //! the forms a worker is likely to print it in: as is, JSON-escaped (`serde_json`, `json.dumps`
-//! with and without `ensure_ascii`), and a number in its decimal form. Values shorter than
-//! [`MIN_SECRET_CHARS`] characters are left alone: replacing them would garble ordinary words.
+//! with and without `ensure_ascii`), a number in its decimal form, and URL-encoded: every byte
+//! outside RFC 3986's unreserved characters as `%XX`, upper- or lower-case hex, with a space as
+//! `%20` or as `+` (a form-encoded query string). Encoders disagree on what they leave as is
+//! (`quote` keeps `/`, `encodeURIComponent` keeps `!*'()`), so [`Secrets::scrub`] also decodes
+//! as it matches: any mixture of literal and `%XX` bytes that decodes to a secret is one. Values
+//! shorter than [`MIN_SECRET_CHARS`] characters are left alone: replacing them would garble
+//! ordinary words.
 //!
 //! Text that was cut (the end of a long stream) can begin with the end of a secret whose start
 //! was cut away: [`Secrets::drop_cut_partial`] moves the cut past such a partial secret, and
@@ -24,6 +29,8 @@ pub const MIN_SECRET_CHARS: usize = 4;
 pub struct Secrets {
     /// Every form of every secret, longest first, without duplicates.
     forms: Vec<String>,
+    /// The forms that are not URL-encoded, longest first: what a URL-decoding match looks for.
+    decoded: Vec<String>,
 }
 
 impl Secrets {
@@ -31,18 +38,28 @@ impl Secrets {
     pub fn of(config: &Map<String, Value>) -> Self {
         let mut values = Vec::new();
         collect_under_keys(config, &mut values);
+        let mut decoded = Vec::new();
         let mut forms = Vec::new();
         for value in values {
             if value.chars().count() < MIN_SECRET_CHARS {
                 continue;
             }
+            for plus in [false, true] {
+                for hex in [UPPER_HEX, LOWER_HEX] {
+                    forms.push(url_encoded(&value, plus, hex));
+                }
+            }
             let escaped = json_escaped(&value);
             let ascii = ascii_json_escaped(&value);
-            forms.extend([value, escaped, ascii]);
+            decoded.extend([value, escaped, ascii]);
         }
-        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        let longest_first = |a: &String, b: &String| b.len().cmp(&a.len()).then_with(|| a.cmp(b));
+        decoded.sort_by(longest_first);
+        decoded.dedup();
+        forms.extend(decoded.iter().cloned());
+        forms.sort_by(longest_first);
         forms.dedup();
-        Self { forms }
+        Self { forms, decoded }
     }
 
     /// Whether there is nothing to scrub.
@@ -56,6 +73,12 @@ impl Secrets {
         for form in &self.forms {
             if scrubbed.contains(form.as_str()) {
                 scrubbed = scrubbed.replace(form.as_str(), REDACTED);
+            }
+        }
+        // Without `%` or `+`, no URL encoding is left that the forms above did not catch.
+        if scrubbed.contains(['%', '+']) {
+            for secret in &self.decoded {
+                scrubbed = replace_url_encoded(&scrubbed, secret);
             }
         }
         scrubbed
@@ -80,6 +103,11 @@ impl Secrets {
                     .find(|end| body.starts_with(end))
                     .map(str::len)
             })
+            .chain(
+                self.decoded
+                    .iter()
+                    .filter_map(|secret| url_encoded_partial_len(body, secret.as_bytes())),
+            )
             .max();
         match longest {
             Some(len) => body[len..].to_owned(),
@@ -166,6 +194,108 @@ fn ascii_json_escaped(text: &str) -> String {
     escaped
 }
 
+/// Upper-case hex digits, as most encoders write `%XX` (Python, JavaScript, Java, Go).
+const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Lower-case hex digits, as some loggers and hand-written encoders write `%xx`.
+const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether `byte` is one of RFC 3986's unreserved characters, which encoders leave as is.
+fn unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// `text` URL-encoded: each UTF-8 byte outside the unreserved characters as `%XX` in `hex`
+/// digits, and a space as `+` when `plus` (form encoding), else as `%20`.
+fn url_encoded(text: &str, plus: bool, hex: &[u8; 16]) -> String {
+    let mut encoded = String::with_capacity(text.len() * 3);
+    for &byte in text.as_bytes() {
+        if unreserved(byte) {
+            encoded.push(char::from(byte));
+        } else if byte == b' ' && plus {
+            encoded.push('+');
+        } else {
+            encoded.push('%');
+            encoded.push(char::from(hex[usize::from(byte >> 4)]));
+            encoded.push(char::from(hex[usize::from(byte & 0xf)]));
+        }
+    }
+    encoded
+}
+
+/// Where a URL-encoded `secret` that starts at `start` of `text` ends: each of its bytes may be
+/// literal or `%XX` (either case), and a space may be `+`.
+fn url_encoded_end(text: &[u8], start: usize, secret: &[u8]) -> Option<usize> {
+    let mut at = start;
+    for &byte in secret {
+        match text.get(at..)? {
+            [first, ..] if *first == byte => at += 1,
+            [b'+', ..] if byte == b' ' => at += 1,
+            [b'%', high, low, ..] if (hex_value(*high)? << 4) | hex_value(*low)? == byte => at += 3,
+            _ => return None,
+        }
+    }
+    Some(at)
+}
+
+/// How long the URL-encoded proper end of `secret` that `body` begins with is, if it begins
+/// with one (any mixture of literal and `%XX` bytes, see [`url_encoded_end`]). The cut may
+/// also have fallen inside an escape, leaving one or both of its hex digits first.
+fn url_encoded_partial_len(body: &str, secret: &[u8]) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let hex_at = |at: usize| bytes.get(at).copied().and_then(hex_value);
+    (1..=secret.len())
+        .filter_map(|from| {
+            let cut_byte = secret[from - 1];
+            // Where the rest may start: right at the cut, or after what is left of an escape
+            // of the byte before it (its low digit, or both digits).
+            let starts = [
+                Some(0),
+                (hex_at(0) == Some(cut_byte & 0xf)).then_some(1),
+                (hex_at(0) == Some(cut_byte >> 4) && hex_at(1) == Some(cut_byte & 0xf))
+                    .then_some(2),
+            ];
+            starts
+                .into_iter()
+                .flatten()
+                .filter_map(|start| url_encoded_end(bytes, start, &secret[from..]))
+                .filter(|&end| end > 0 && body.is_char_boundary(end))
+                .max()
+        })
+        .max()
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|value| u8::try_from(value).ok())
+}
+
+/// `text` with every URL-encoded occurrence of `secret` replaced by `"REMOVED"`. A match
+/// begins where `text` has the secret's first byte, `%` or `+`, so its start and end fall on
+/// character boundaries of valid UTF-8 (checked all the same).
+fn replace_url_encoded(text: &str, secret: &str) -> String {
+    let (bytes, secret) = (text.as_bytes(), secret.as_bytes());
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, 0);
+    while at < bytes.len() {
+        let end = text
+            .is_char_boundary(at)
+            .then(|| url_encoded_end(bytes, at, secret))
+            .flatten()
+            .filter(|&end| text.is_char_boundary(end));
+        match end {
+            Some(end) => {
+                out.push_str(&text[copied..at]);
+                out.push_str(REDACTED);
+                (copied, at) = (end, end);
+            }
+            None => at += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +316,7 @@ mod tests {
             "user": "alice-the-user",
             "short_key": "abc"
         }));
-        let mut forms = s.forms.clone();
+        let mut forms = s.decoded.clone();
         forms.sort();
         assert_eq!(
             forms,
@@ -199,6 +329,39 @@ mod tests {
                 "sk-\\\"live\\\"-\\u00fc1",
                 "sk-\\\"live\\\"-ü1",
             ]
+        );
+    }
+
+    #[test]
+    fn url_encoded_forms_use_upper_and_lower_hex_and_plus_for_space() {
+        let s = secrets(json!({"api_key": "a+b/c= d~é"}));
+        let mut forms = s.forms.clone();
+        forms.retain(|form| !s.decoded.contains(form));
+        forms.sort();
+        assert_eq!(
+            forms,
+            [
+                "a%2Bb%2Fc%3D%20d~%C3%A9",
+                "a%2Bb%2Fc%3D+d~%C3%A9",
+                "a%2bb%2fc%3d%20d~%c3%a9",
+                "a%2bb%2fc%3d+d~%c3%a9",
+            ]
+        );
+    }
+
+    #[test]
+    fn any_mixture_of_literal_and_percent_encoded_bytes_is_scrubbed() {
+        let s = secrets(json!({"api_key": "a+b/c= d"}));
+        assert_eq!(
+            s.scrub("quote: a%2Bb/c%3D%20d, mixed case: a%2bb%2Fc%3d+d, half: %61+b/c= d."),
+            "quote: REMOVED, mixed case: REMOVED, half: REMOVED."
+        );
+        // A literal `+` is a literal `+` in the secret as well as a space in form encoding.
+        assert_eq!(s.scrub("a+b/c=+d"), "REMOVED");
+        // Near misses stay: a wrong byte, a truncated escape, an invalid one.
+        assert_eq!(
+            s.scrub("a%2Bb/c%3E d a%2Bb/c%3 a%2Bb/c%zz d"),
+            "a%2Bb/c%3E d a%2Bb/c%3 a%2Bb/c%zz d"
         );
     }
 
@@ -224,6 +387,16 @@ mod tests {
         assert_eq!(s.drop_cut_partial("99 rest"), "9 rest");
         // Only the start: the same characters later are ordinary text.
         assert_eq!(s.drop_cut_partial("x 456789"), "x 456789");
+    }
+
+    #[test]
+    fn a_url_encoded_partial_secret_at_a_cut_start_is_dropped_even_inside_an_escape() {
+        let s = secrets(json!({"api_key": "sk+live/0123=="}));
+        assert_eq!(s.drop_cut_partial("%2F0123%3d%3D rest"), " rest");
+        assert_eq!(s.drop_cut_partial("3d%3D rest"), " rest");
+        assert_eq!(s.drop_cut_partial("D%3d rest"), " rest");
+        assert_eq!(s.drop_cut_partial("B+live%2F0123== rest"), " rest");
+        assert_eq!(s.drop_cut_partial("live%2F0124 rest"), "live%2F0124 rest");
     }
 
     #[test]

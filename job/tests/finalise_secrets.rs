@@ -139,3 +139,66 @@ fn a_cut_moves_past_a_single_character_that_could_end_a_secret() {
          --- stderr (tail) ---\n[10 bytes in all; last 4 shown]\n end"
     );
 }
+
+#[test]
+fn url_encoded_secrets_are_scrubbed_from_tails_and_the_error_message() {
+    let (_tmp, folder) = folder_with(json!({
+        "api_key": "sk+live/0123==",
+        "password": "pass word&more",
+        "user": "alice"
+    }));
+    let stderr = concat!(
+        "GET https://api.example/v1?key=sk%2Blive%2F0123%3D%3D&user=alice 401\n",
+        "retry https://api.example/v1?key=sk%2blive%2f0123%3d%3d&pw=pass+word%26more\n",
+        "python quote: /login/sk%2Blive/0123%3D%3D/pass%20word%26more\n",
+    );
+    let end = WorkerEnd::exited(1).with_stderr(stderr);
+    assert_eq!(
+        message(&folder, &end, &FinaliseOptions::default()),
+        concat!(
+            "exited with status 1 without writing output.json\n--- stderr (tail) ---\n",
+            "GET https://api.example/v1?key=REMOVED&user=alice 401\n",
+            "retry https://api.example/v1?key=REMOVED&pw=REMOVED\n",
+            "python quote: /login/REMOVED/REMOVED"
+        )
+    );
+
+    std::fs::write(
+        folder.output_dir().join("output.json"),
+        json!({"success": false, "errorMessage": "401 for https://api.example/?k=sk%2Blive%2F0123%3D%3D"})
+            .to_string(),
+    )
+    .unwrap();
+    let done = finalise(&folder, &WorkerEnd::exited(1), &FinaliseOptions::default()).unwrap();
+    assert_eq!(
+        done.report["errorMessage"],
+        json!("401 for https://api.example/?k=REMOVED")
+    );
+}
+
+#[test]
+fn a_url_encoded_secret_cut_by_the_tail_leaves_no_part_behind() {
+    let (_tmp, folder) = folder_with(json!({"api_key": "sk+live/0123=="}));
+    // The last 11 bytes begin inside the encoded secret ("%3D%3D end" and one more): cut
+    // first, its end would survive; scrubbed whole first, none of it does.
+    let opts = FinaliseOptions {
+        max_tail_bytes: 11,
+        ..FinaliseOptions::default()
+    };
+    let end = WorkerEnd::exited(3).with_stderr("?key=sk%2Blive%2F0123%3D%3D end\n");
+    assert_eq!(
+        message(&folder, &end, &opts),
+        "exited with status 3 without writing output.json\n\
+         --- stderr (tail) ---\n[32 bytes in all; last 11 shown]\nREMOVED end"
+    );
+    // A capture that began inside it: the encoded rest of the secret is dropped.
+    let (_tmp, folder) = folder_with(json!({"api_key": "sk+live/0123=="}));
+    let end = WorkerEnd::exited(3)
+        .with_stderr("%2F0123%3d%3d was the key\n")
+        .with_stderr_dropped(1000);
+    assert_eq!(
+        message(&folder, &end, &FinaliseOptions::default()),
+        "exited with status 3 without writing output.json\n\
+         --- stderr (tail) ---\n[1026 bytes in all; last 12 shown]\n was the key"
+    );
+}
