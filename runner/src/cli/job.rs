@@ -25,6 +25,7 @@ pub struct JobArgs {
 }
 
 /// Runs the job and prints the final report; the folder is left in place for Cortex to read.
+/// SIGINT or SIGTERM cancels the job, which still leaves (and prints) its failure report.
 pub fn run(args: JobArgs) -> Result<Status> {
     let folder = JobFolder::open(&args.folder)?;
     let setup = args.workers.setup()?;

@@ -5,6 +5,7 @@ mod bench;
 mod config_show;
 mod exec;
 mod explain;
+mod interrupt;
 mod job;
 mod run;
 mod terminal;
@@ -63,6 +64,11 @@ impl From<Status> for ExitCode {
 
 /// Exit code for usage, configuration and setup errors.
 const EXIT_SETUP: u8 = 2;
+
+/// A second SIGINT or SIGTERM while `run` or `job` waits for a cancelled job's report exits at
+/// once with this plus the signal's number (130, 143), as a shell reports a process the signal
+/// killed. The first one cancels the job, whose failure report gives exit code 1.
+const EXIT_SIGNAL_BASE: i32 = 128;
 
 /// Parses the command line, runs the subcommand and turns its result into an exit code.
 pub fn main() -> ExitCode {

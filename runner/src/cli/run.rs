@@ -10,6 +10,7 @@ use cortex_job::{Attachment, AttachmentSource, JobFolder, JobInput};
 use serde_json::Value;
 
 use super::Status;
+use super::interrupt::Interrupts;
 use super::terminal::escape;
 use super::workers::WorkerArgs;
 use cortex_runner::catalog::WorkerKind;
@@ -178,7 +179,8 @@ pub fn check_regular_file(path: &Path) -> Result<()> {
 }
 
 /// Runs the job on a fresh runtime; on a terminal, a spinner with the elapsed time appears when
-/// the job takes longer than a second.
+/// the job takes longer than a second. SIGINT or SIGTERM cancels the job, which then ends with
+/// the failure report `cancelled: interrupted by SIGINT` (see [`super::interrupt`]).
 pub fn run_with_spinner(
     scheduler: &std::sync::Arc<Scheduler>,
     worker: &str,
@@ -202,10 +204,15 @@ pub fn run_with_spinner(
                 bar.enable_steady_tick(Duration::from_millis(100));
             })
         });
-        // Compile the module before the job is submitted: its timeout is for the job itself.
-        scheduler.prepare(worker).await;
+        // Ctrl-C or SIGTERM from here on cancels the job, which still gets its report.
+        let mut interrupts = Interrupts::install()?;
+        // Compile the module before the job is submitted: its timeout is for the job itself. An
+        // interrupt stops the compilation; the job is then submitted only to be cancelled, so
+        // that its folder still gets a report saying why.
+        let pending = interrupts.before(scheduler.prepare(worker)).await.err();
         let folder = std::sync::Arc::new(folder.clone());
-        let record = scheduler.submit(worker, folder, Instant::now()).await;
+        let handle = scheduler.submit(worker, folder, Instant::now());
+        let record = interrupts.await_job(handle, pending).await;
         if let Some(ticker) = ticker {
             ticker.abort();
         }
