@@ -325,9 +325,15 @@ where
 /// Peak resident set size of this process in bytes (`VmHWM`), where Linux reports it.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_bytes(&status)
+}
+
+/// `VmHWM` of a `/proc/<pid>/status` text in bytes. A figure whose bytes do not fit a `u64`
+/// cannot be a real peak, so it is left out (`None`) rather than wrapped to a plausible one.
+fn vm_hwm_bytes(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    kib.checked_mul(1024)
 }
 
 /// The file-system type holding `path` (e.g. `tmpfs`, `ext4`), from `/proc/self/mountinfo`.
@@ -376,6 +382,21 @@ mod tests {
                 max: 0
             }
         );
+    }
+
+    #[test]
+    fn peak_rss_is_vm_hwm_in_bytes_and_absent_when_it_would_overflow() {
+        let status =
+            |kib: &str| format!("Name:\tcortex-runner\nVmPeak:\t  9 kB\nVmHWM:\t {kib} kB\n");
+        assert_eq!(vm_hwm_bytes(&status("5120")), Some(5_242_880));
+        // 2^54 KiB is 2^64 bytes: one past u64::MAX, which `kib * 1024` wrapped to 0.
+        assert_eq!(vm_hwm_bytes(&status("18014398509481984")), None);
+        assert_eq!(
+            vm_hwm_bytes(&status("18014398509481983")),
+            Some(18_014_398_509_481_983 * 1024)
+        );
+        assert_eq!(vm_hwm_bytes("Name:\tx\n"), None);
+        assert_eq!(vm_hwm_bytes(&status("lots")), None);
     }
 
     #[test]
