@@ -7,6 +7,7 @@ mod exec;
 mod explain;
 mod interrupt;
 mod job;
+mod k8s;
 mod run;
 mod terminal;
 mod workers;
@@ -42,6 +43,9 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
+    /// The Kubernetes backend: `k8s manifest` prints the Job a job folder would run as.
+    #[command(subcommand)]
+    K8s(k8s::K8sCommand),
 }
 
 /// What a subcommand reports back, mapped to the process exit code.
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Analyzers(args) => analyzers::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Config(command) => config_show::run(command),
+        Command::K8s(command) => k8s::run(command),
     };
     match result {
         Ok(status) => status.into(),

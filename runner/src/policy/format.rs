@@ -135,6 +135,43 @@ pub struct KubernetesSection {
     /// Environment variables taken from Secrets.
     #[serde(default)]
     pub env_from_secrets: Vec<SecretEnv>,
+    /// `[kubernetes.security]`: explicit relaxations of the hardened pod.
+    #[serde(default)]
+    pub security: SecuritySection,
+}
+
+/// `[kubernetes.security]`: the hardened defaults of a worker's pod, each one relaxed only when
+/// the policy says so (some images run as root or write to their own file system).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// Run the container as root (`runAsUser: 0`, no `runAsNonRoot`). Default false: the pod
+    /// has `runAsNonRoot: true` (with `kubernetes.run_as_non_root`) and the configured ids.
+    pub run_as_root: bool,
+    /// The container's root file system is read-only (`/tmp` is an `emptyDir`). Default true.
+    pub read_only_root_fs: bool,
+    /// `allowPrivilegeEscalation` (setuid binaries may gain privileges). Default false.
+    pub allow_privilege_escalation: bool,
+    /// Mount the service account token in the pod. Default false.
+    pub automount_service_account_token: bool,
+}
+
+impl Default for SecuritySection {
+    fn default() -> Self {
+        Self {
+            run_as_root: false,
+            read_only_root_fs: true,
+            allow_privilege_escalation: false,
+            automount_service_account_token: false,
+        }
+    }
+}
+
+impl SecuritySection {
+    /// Whether nothing is relaxed (the resolved policy then leaves the section out of its JSON).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// `[kubernetes.resources]`: Kubernetes quantities.

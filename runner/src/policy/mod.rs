@@ -19,7 +19,7 @@ mod resolve;
 
 pub use format::{
     BackendChoice, KubernetesSection, Overflow, PolicyFile, ResourcesSection, SecretEnv,
-    TaintEffect, Toleration, TolerationOperator, WasmSection, WorkerSection,
+    SecuritySection, TaintEffect, Toleration, TolerationOperator, WasmSection, WorkerSection,
 };
 
 /// A policy that cannot be used.
@@ -219,6 +219,10 @@ pub struct KubernetesPolicy {
     pub env: BTreeMap<String, String>,
     /// Environment variables from Secrets.
     pub env_from_secrets: Vec<SecretEnv>,
+    /// The pod's hardening and the relaxations the policy asked for (left out of the JSON when
+    /// nothing is relaxed).
+    #[serde(skip_serializing_if = "SecuritySection::is_default")]
+    pub security: SecuritySection,
 }
 
 /// Every policy of a directory, by worker name.

@@ -169,6 +169,7 @@ pub(super) fn resolve(
             tolerations: k.tolerations,
             env: k.env,
             env_from_secrets: k.env_from_secrets,
+            security: k.security,
         },
     })
 }
