@@ -383,6 +383,32 @@ impl JobFolder {
             .map(|name| self.input_dir().join(name))
     }
 
+    /// The size of the attachment, for a job with one, read as [`JobFolder::open`] checks it:
+    /// `input/` and the attachment are opened with `O_NOFOLLOW`, so a symlink put in either's
+    /// place since the folder was opened is refused ([`FolderError::Symlink`]), never followed
+    /// to whatever it points at; so is anything that is no longer a regular file.
+    pub fn attachment_size(&self) -> Result<Option<u64>> {
+        let Some(name) = &self.input.file else {
+            return Ok(None);
+        };
+        let input_dir = self.input_dir();
+        let input = match rustix::fs::openat(CWD, &input_dir, NOFOLLOW_DIR, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR)
+                if is_symlink(CWD, &input_dir) =>
+            {
+                return Err(FolderError::Symlink(input_dir));
+            }
+            Err(error) => {
+                return Err(FolderError::Open {
+                    path: input_dir,
+                    source: error.into(),
+                });
+            }
+        };
+        check_attachment(&input, &input_dir, name).map(Some)
+    }
+
     /// Removes the whole folder, never following a symlink inside it and without recursion, so
     /// that whatever a worker left in `output/` (even before [`crate::finalise`] ran) cannot
     /// make the runner touch anything else or overflow its stack.
@@ -459,7 +485,7 @@ const NOFOLLOW_DIR: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC);
 
 /// Whether `name` in `dir` is a symlink (false when it cannot be looked at).
-fn is_symlink(dir: impl AsFd, name: &str) -> bool {
+fn is_symlink(dir: impl AsFd, name: impl rustix::path::Arg) -> bool {
     rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
         .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Symlink)
 }
@@ -482,8 +508,8 @@ fn open_regular(dir: impl AsFd, name: &str) -> rustix::io::Result<Option<(OwnedF
 }
 
 /// Checks that the attachment `name` (input.json's `file`) is a plain name of a regular file in
-/// `input/`, opened without following a symlink.
-fn check_attachment(input: &OwnedFd, input_dir: &Path, name: &str) -> Result<()> {
+/// `input/`, opened without following a symlink, and returns its size.
+fn check_attachment(input: &OwnedFd, input_dir: &Path, name: &str) -> Result<u64> {
     let path = input_dir.join(name);
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(FolderError::InvalidAttachmentName {
@@ -496,7 +522,7 @@ fn check_attachment(input: &OwnedFd, input_dir: &Path, name: &str) -> Result<()>
         what,
     };
     match open_regular(input, name) {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some((_, size))) => Ok(size),
         Ok(None) => Err(
             match rustix::fs::statat(input, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {

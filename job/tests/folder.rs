@@ -548,3 +548,43 @@ fn open_refuses_levels_cortex_would_not_accept() {
     assert_eq!(cortex_job::TLP_RANGE, 0..=3);
     assert_eq!(cortex_job::PAP_RANGE, 0..=3);
 }
+
+#[test]
+fn attachment_size_reads_without_following_what_replaced_the_attachment_or_input() {
+    let root = tempfile::tempdir().unwrap();
+    let input = JobInput {
+        data: None,
+        ..JobInput::new("file", "")
+    };
+    let attachment = Attachment {
+        source: AttachmentSource::Bytes(b"%PDF-1.7"),
+        filename: "invoice.pdf",
+        content_type: "application/pdf",
+    };
+    let folder = JobFolder::create(root.path(), "j1", &input, Some(attachment)).unwrap();
+    assert_eq!(folder.attachment_size().unwrap(), Some(8));
+    let plain =
+        JobFolder::create(root.path(), "j2", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
+    assert_eq!(plain.attachment_size().unwrap(), None);
+
+    // Swapped for a symlink after the folder was opened: refused, not followed to its target.
+    let path = folder.attachment_path().unwrap();
+    let big = root.path().join("big");
+    fs::write(&big, vec![0u8; 4096]).unwrap();
+    fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&big, &path).unwrap();
+    assert_eq!(
+        folder.attachment_size().unwrap_err().to_string(),
+        symlink_message(&path)
+    );
+
+    // The same for `input/` itself.
+    let input_dir = folder.input_dir();
+    let moved = root.path().join("moved-input");
+    fs::rename(&input_dir, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &input_dir).unwrap();
+    assert_eq!(
+        folder.attachment_size().unwrap_err().to_string(),
+        symlink_message(&input_dir)
+    );
+}

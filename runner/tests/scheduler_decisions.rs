@@ -395,6 +395,46 @@ async fn a_refused_job_ends_in_a_failure_report_with_the_refusal() {
     );
 }
 
+#[tokio::test]
+async fn an_attachment_swapped_for_a_symlink_is_refused_not_followed() {
+    // The folder was opened (and checked) before the attachment became a symlink to a large
+    // file: the job's facts must not take that file's size, or read it at all.
+    let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"\n")]);
+    let scheduler = Arc::new(Scheduler::new(t, 4, FinaliseOptions::default()));
+    let root = tempfile::tempdir().unwrap();
+    let input = JobInput {
+        data: None,
+        ..JobInput::new("file", "")
+    };
+    let attachment = cortex_job::Attachment {
+        source: cortex_job::AttachmentSource::Bytes(b"From: a@example.org\n\nhi\n"),
+        filename: "mail.eml",
+        content_type: "message/rfc822",
+    };
+    let folder = JobFolder::create(root.path(), "4", &input, Some(attachment)).unwrap();
+    let path = folder.attachment_path().unwrap();
+    let large = root.path().join("large");
+    std::fs::write(&large, vec![0u8; 1 << 20]).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&large, &path).unwrap();
+
+    let record = scheduler
+        .submit("EmlParser", Arc::new(folder), Instant::now())
+        .await
+        .unwrap();
+
+    let message = format!(
+        "reading the job's input failed: {} is a symlink: the runner follows no symlink in a job folder (it would read whatever the link points at, and show it to the worker); pass the folder Cortex created",
+        path.display()
+    );
+    assert!(!record.finalised.success);
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        serde_json::json!(message)
+    );
+    assert_eq!(record.decision, refuse(&message, &message));
+}
+
 /// A backend of `kind` whose runs never end, with the given lane limits and overflow.
 struct Endless {
     kind: BackendKind,

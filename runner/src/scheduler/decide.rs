@@ -1,5 +1,7 @@
 //! The per-job decision: which backend runs the job, or why nothing does, always with a reason.
 
+use cortex_job::{FolderError, JobFolder};
+
 use crate::backend::{BackendKind, Decision};
 use crate::policy::{BackendChoice, ModuleStatus, Overflow};
 use crate::workers::Worker;
@@ -20,6 +22,30 @@ pub struct JobFacts {
     pub tlp: i64,
     /// `pap` of input.json.
     pub pap: i64,
+}
+
+impl JobFacts {
+    /// The facts of the job in `folder`: its data type, TLP, PAP and input size (the
+    /// attachment's size for files, else the length of `data` as JSON text). Reads the
+    /// attachment's size with [`JobFolder::attachment_size`], which follows no symlink: an
+    /// attachment (or `input/`) swapped for one since the folder was opened is an error, not a
+    /// size taken from whatever it points at. File I/O: call it off the async threads.
+    pub fn from_folder(folder: &JobFolder) -> Result<Self, FolderError> {
+        let input = folder.input();
+        let input_bytes = match folder.attachment_size()? {
+            Some(size) => size,
+            None => input.data.as_ref().map_or(0, |d| match d {
+                serde_json::Value::String(s) => s.len() as u64,
+                other => other.to_string().len() as u64,
+            }),
+        };
+        Ok(Self {
+            data_type: input.data_type.clone(),
+            input_bytes,
+            tlp: input.tlp,
+            pap: input.pap,
+        })
+    }
 }
 
 /// How busy the worker's wasm lane is when the job is submitted.

@@ -221,7 +221,10 @@ impl Scheduler {
     ) -> Result<JobRecord> {
         let folder = job.folder.clone();
         // Reading the attachment's size is file I/O, which may block on a network volume.
-        let facts = match tokio::task::spawn_blocking(move || JobFacts::from_folder(&folder)).await
+        let facts = match tokio::task::spawn_blocking(move || JobFacts::from_folder(&folder))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map_err(|e| e.to_string()))
         {
             Ok(facts) => facts,
             Err(e) => {
@@ -415,26 +418,4 @@ fn deadline(submitted: Instant, timeout: Duration) -> tokio::time::Instant {
 /// The slot lane of one worker on one backend.
 fn lane(worker: &str, backend: BackendKind) -> String {
     format!("{worker}/{backend}")
-}
-
-impl JobFacts {
-    /// The facts of the job in `folder`: its data type, TLP, PAP and input size (the
-    /// attachment's size for files, else the length of `data` as JSON text). Reads the
-    /// attachment's metadata: call it off the async threads.
-    pub fn from_folder(folder: &JobFolder) -> Self {
-        let input = folder.input();
-        let input_bytes = match folder.attachment_path() {
-            Some(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-            None => input.data.as_ref().map_or(0, |d| match d {
-                serde_json::Value::String(s) => s.len() as u64,
-                other => other.to_string().len() as u64,
-            }),
-        };
-        Self {
-            data_type: input.data_type.clone(),
-            input_bytes,
-            tlp: input.tlp,
-            pap: input.pap,
-        }
-    }
 }
