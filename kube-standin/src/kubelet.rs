@@ -81,6 +81,19 @@ impl PodCtx {
 
     /// Writes the pod status; `false` when the pod is gone.
     fn set(&self, phase: &str, cs: ContainerStatus, ready: bool, reason: Option<&str>) -> bool {
+        self.set_with(phase, cs, ready, reason, |_| {})
+    }
+
+    /// As [`PodCtx::set`], then `more` on the same status, in the same update (one watch
+    /// event), as the kubelet writes a pod's status.
+    fn set_with(
+        &self,
+        phase: &str,
+        cs: ContainerStatus,
+        ready: bool,
+        reason: Option<&str>,
+        more: impl FnOnce(&mut PodStatus),
+    ) -> bool {
         let running_or_done = phase != "Pending";
         self.shared
             .store
@@ -112,6 +125,7 @@ impl PodCtx {
                     cond("PodScheduled", true, None),
                 ]);
                 st.container_statuses = Some(vec![cs]);
+                more(st);
                 Ok(())
             })
             .is_ok()
@@ -558,11 +572,8 @@ fn evict(
     );
     cs.started = Some(false);
     cs.container_id = Some(container_id.to_owned());
-    if !ctx.set("Failed", cs, false, Some("PodFailed")) {
-        return PodOutcome::Killed;
-    }
-    let _ = ctx.shared.store.update::<Pod>(&ctx.ns, &ctx.name, |p| {
-        let st = p.status.get_or_insert_with(PodStatus::default);
+    // One status update, as the kubelet makes it: phase, reason and condition together.
+    let evicted = |st: &mut PodStatus| {
         st.reason = Some("Evicted".to_owned());
         st.message = Some(EVICTION_MESSAGE.to_owned());
         st.conditions
@@ -575,8 +586,10 @@ fn evict(
                 last_transition_time: Some(now()),
                 ..PodCondition::default()
             });
-        Ok(())
-    });
+    };
+    if !ctx.set_with("Failed", cs, false, Some("PodFailed"), evicted) {
+        return PodOutcome::Killed;
+    }
     ctx.job_ready(0);
     PodOutcome::Failed
 }

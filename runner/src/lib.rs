@@ -1,8 +1,8 @@
 //! cortex-runner: runs Cortex analyzers and responders on Cortex job folders and finalises every
 //! folder through [`cortex_job::finalise`], so that Cortex reads the same layout whatever ran the
-//! worker. Today the only backend is the in-process wasm sandbox ([`wasm_host`]); a decision for
-//! Kubernetes ends in a failure report saying that backend is absent, until the Kubernetes
-//! backend lands behind the same [`backend::Backend`] trait.
+//! worker. Two backends sit behind the [`backend::Backend`] trait: the in-process wasm sandbox
+//! ([`wasm_host`]) and Kubernetes Jobs ([`backend::kubernetes`]); [`adoption`] resumes the Jobs
+//! an earlier runner left.
 //!
 //! [`sandbox_run`] runs a module on a job folder and finalises it (`exec`, `bench`; the wasm
 //! backend shares its `RunRecord` → `WorkerEnd` mapping); [`bench`](mod@bench) measures it.
@@ -13,6 +13,7 @@
 //! [`scheduler::JobHandle`] to await or cancel it), and [`setup`] assembles them from a
 //! configuration.
 
+pub mod adoption;
 pub mod backend;
 pub mod bench;
 pub mod catalog;

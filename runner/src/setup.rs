@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cortex_job::FinaliseOptions;
 
+use crate::backend::kubernetes::KubernetesBackend;
 use crate::backend::wasm::WasmBackend;
 use crate::backend::{BackendKind, LaneLimits};
 use crate::catalog::{Catalog, CatalogError};
@@ -76,19 +77,13 @@ impl Setup {
         &self.loaded.config
     }
 
-    /// Why the Kubernetes backend is absent from this runner.
-    pub fn kubernetes_absent_reason(&self) -> &'static str {
-        if self.config().kubernetes.enabled {
-            "this runner has no Kubernetes backend built in yet"
-        } else {
-            "kubernetes.enabled = false in the configuration"
-        }
-    }
-
     /// Why `kind` cannot run jobs here, or `None` when [`Setup::scheduler`] registers it.
     pub fn absent_reason(&self, kind: BackendKind) -> Option<&'static str> {
         match kind {
-            BackendKind::Kubernetes => Some(self.kubernetes_absent_reason()),
+            BackendKind::Kubernetes if !self.config().kubernetes.enabled => {
+                Some("kubernetes.enabled = false in the configuration")
+            }
+            BackendKind::Kubernetes => None,
             BackendKind::Wasm if !self.config().wasm.enabled => {
                 Some("wasm.enabled = false in the configuration")
             }
@@ -97,8 +92,15 @@ impl Setup {
     }
 
     /// A scheduler over the worker table with every available backend registered: the wasm
-    /// sandbox when `wasm.enabled`; Kubernetes is recorded as absent with the reason.
+    /// sandbox when `wasm.enabled`, Kubernetes when `kubernetes.enabled` (it connects on first
+    /// use); a disabled backend is recorded as absent with the reason.
     pub fn scheduler(&self) -> Result<Scheduler> {
+        Ok(self.scheduler_with_kubernetes()?.0)
+    }
+
+    /// As [`Setup::scheduler`], also handing back the Kubernetes backend when it is enabled
+    /// (for adopting the Jobs an earlier runner left, and for its counters).
+    pub fn scheduler_with_kubernetes(&self) -> Result<(Scheduler, Option<Arc<KubernetesBackend>>)> {
         let config = self.config();
         // The output limits, each in its range (an error naming the key, its value and where it
         // came from) and converted to bytes without wrapping.
@@ -141,8 +143,21 @@ impl Setup {
         };
         // At most limits::MAX_RUNNING (4096), so the conversion cannot truncate.
         let global = usize::try_from(config.scheduler.max_running).unwrap_or(usize::MAX);
-        let mut scheduler = Scheduler::new(self.table.clone(), global, finalise)
-            .without_backend(BackendKind::Kubernetes, self.kubernetes_absent_reason());
+        let mut scheduler = Scheduler::new(self.table.clone(), global, finalise);
+        let kubernetes = if config.kubernetes.enabled {
+            let backend = Arc::new(KubernetesBackend::new(
+                config.kubernetes.clone(),
+                config.jobs.root.clone(),
+            ));
+            scheduler = scheduler.with_backend(backend.clone());
+            Some(backend)
+        } else {
+            let why = self
+                .absent_reason(BackendKind::Kubernetes)
+                .unwrap_or_default();
+            scheduler = scheduler.without_backend(BackendKind::Kubernetes, why);
+            None
+        };
         if config.wasm.enabled {
             let fuel_metering =
                 config.wasm.fuel.is_some() || self.policies.iter().any(|p| p.wasm.fuel.is_some());
@@ -170,6 +185,6 @@ impl Setup {
             let why = self.absent_reason(BackendKind::Wasm).unwrap_or_default();
             scheduler = scheduler.without_backend(BackendKind::Wasm, why);
         }
-        Ok(scheduler)
+        Ok((scheduler, kubernetes))
     }
 }

@@ -7,8 +7,9 @@
 //! the scheduler must not guess: the lane limits of a worker ([`Backend::lane_limits`]) and
 //! whether it takes overflow ([`Backend::accepts_overflow`]).
 //!
-//! The wasm backend is [`wasm::WasmBackend`]. There is no Kubernetes backend yet: a decision
-//! naming [`BackendKind::Kubernetes`] ends in a failure report saying the backend is absent.
+//! The backends are [`wasm::WasmBackend`] and [`kubernetes::KubernetesBackend`]. A decision
+//! naming a backend that is not registered (disabled in the configuration) ends in a failure
+//! report saying why the backend is absent.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -130,6 +131,21 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Runs `job` to its end.
     fn run(self: Arc<Self>, job: BackendJob) -> BoxFuture<'static, BackendEnd>;
+
+    /// Called once the report of `job` is written, whether its run ended, timed out or was
+    /// cancelled: cleanup that must wait for the report (deleting a Kubernetes Job, which a
+    /// restarted runner would otherwise adopt). Nothing by default.
+    fn finalised(self: Arc<Self>, job: BackendJob) -> BoxFuture<'static, ()> {
+        let _ = job;
+        Box::pin(async {})
+    }
+
+    /// Whether a run survives the runner: when the runner stops with the job running, the job
+    /// goes on outside it (a Kubernetes Job) and the next runner adopts it, so the job must not
+    /// be finalised as stopped. False by default (a wasm guest stops with the runner).
+    fn outlives_runner(&self) -> bool {
+        false
+    }
 
     /// Gets ready to run `worker` (compiles a module, pulls nothing by default), so that one-time
     /// costs need not count against a job's timeout. A failure here is reported again by `run`.

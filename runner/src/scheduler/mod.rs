@@ -97,6 +97,8 @@ struct Job {
     worker: String,
     folder: Arc<JobFolder>,
     submitted: Instant,
+    /// A backend the job must go to without a decision: a run adopted from an earlier runner.
+    adopted_on: Option<BackendKind>,
 }
 
 impl Scheduler {
@@ -191,17 +193,41 @@ impl Scheduler {
         folder: Arc<JobFolder>,
         submitted: Instant,
     ) -> JobHandle {
+        self.start(worker, folder, submitted, None)
+    }
+
+    /// Adopts a run that an earlier runner started on `backend` and that is still going (a
+    /// Kubernetes Job found at start-up): no new decision is made, the job waits for the run
+    /// (the backend finds it instead of starting another) and is finalised as any other.
+    pub fn adopt(
+        self: &Arc<Self>,
+        worker: &str,
+        folder: Arc<JobFolder>,
+        backend: BackendKind,
+    ) -> JobHandle {
+        self.start(worker, folder, Instant::now(), Some(backend))
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        worker: &str,
+        folder: Arc<JobFolder>,
+        submitted: Instant,
+        adopted_on: Option<BackendKind>,
+    ) -> JobHandle {
         let (tx, rx) = oneshot::channel();
         let (handle, cancel) = JobHandle::new(rx);
         self.in_flight.send_modify(|n| *n += 1);
         let unfinished = Unfinished {
             scheduler: self.clone(),
             folder: Some(folder.clone()),
+            outlives_runner: false,
         };
         let job = Job {
             worker: worker.to_string(),
             folder,
             submitted,
+            adopted_on,
         };
         let scheduler = self.clone();
         tokio::spawn(async move {
@@ -216,9 +242,29 @@ impl Scheduler {
     async fn execute(
         &self,
         job: Job,
-        mut cancel: CancelSignal,
+        cancel: CancelSignal,
         unfinished: Unfinished,
     ) -> Result<JobRecord> {
+        if let Some(kind) = job.adopted_on {
+            return match self.table.get(&job.worker).cloned() {
+                Some(entry) => {
+                    let decision = Decision::run(
+                        kind,
+                        format!("adopted: its {kind} run was going when this runner started"),
+                    );
+                    self.dispatch(job, entry, decision, kind, cancel, unfinished)
+                        .await
+                }
+                None => {
+                    let message =
+                        format!("no worker named {} in the catalogs or policies", job.worker);
+                    let decision = Decision::refuse(message.clone(), message.clone());
+                    let end = WorkerEnd::failed(message);
+                    self.finish(job, decision, end, None, Duration::ZERO, unfinished)
+                        .await
+                }
+            };
+        }
         let folder = job.folder.clone();
         // Reading the attachment's size is file I/O, which may block on a network volume.
         let facts = match tokio::task::spawn_blocking(move || JobFacts::from_folder(&folder))
@@ -255,6 +301,20 @@ impl Scheduler {
             }
             Route::Run { backend } => *backend,
         };
+        self.dispatch(job, entry, decision, backend_kind, cancel, unfinished)
+            .await
+    }
+
+    /// Runs a decided job on `backend_kind`: waits for a slot, runs, finalises, cleans up.
+    async fn dispatch(
+        &self,
+        job: Job,
+        entry: Arc<Worker>,
+        decision: Decision,
+        backend_kind: BackendKind,
+        mut cancel: CancelSignal,
+        mut unfinished: Unfinished,
+    ) -> Result<JobRecord> {
         let Some(backend) = self.backends.get(&backend_kind).cloned() else {
             let why = self
                 .absent
@@ -309,6 +369,10 @@ impl Scheduler {
             },
         };
         let started = Instant::now();
+        // A run that goes on outside the runner (a Kubernetes Job) is adopted by the next
+        // runner if this one stops: it must not be finalised as stopped.
+        unfinished.outlives_runner = backend.outlives_runner();
+        let cleanup = backend_job.clone();
         let ran_for = || {
             Some(RunInfo {
                 wall: started.elapsed(),
@@ -322,7 +386,7 @@ impl Scheduler {
         let (end, info) = tokio::select! {
             biased;
             reason = cancel.cancelled() => (WorkerEnd::failed(format!("cancelled: {reason}")), ran_for()),
-            ran = tokio::time::timeout_at(deadline, backend.run(backend_job)) => match ran {
+            ran = tokio::time::timeout_at(deadline, backend.clone().run(backend_job)) => match ran {
                 Ok(ended) => (ended.end, Some(ended.info)),
                 Err(_) => {
                     let cause = if queued.as_secs() > 0 {
@@ -339,8 +403,12 @@ impl Scheduler {
             },
         };
         drop(permit);
-        self.finish(job, decision, end, info, queued, unfinished)
-            .await
+        unfinished.outlives_runner = false;
+        let record = self
+            .finish(job, decision, end, info, queued, unfinished)
+            .await;
+        backend.finalised(cleanup).await;
+        record
     }
 
     /// Finalises the job folder (on a blocking thread: it is file I/O, possibly on a network
@@ -389,16 +457,23 @@ struct Unfinished {
     scheduler: Arc<Scheduler>,
     /// The folder still to finalise; `None` once finalisation is under way.
     folder: Option<Arc<JobFolder>>,
+    /// The run goes on outside the runner and the next runner adopts it: leave the folder.
+    outlives_runner: bool,
 }
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        if let Some(folder) = self.folder.take() {
+        if let Some(folder) = self.folder.take().filter(|_| !self.outlives_runner) {
             // Blocking I/O in a drop, but only on the way out: there is no task left to run it on.
             let end = WorkerEnd::failed(STOPPED_MESSAGE);
             if let Err(e) = cortex_job::finalise(&folder, &end, &self.scheduler.finalise) {
                 tracing::error!(job = %folder.path().display(), "finalising a stopped job: {e}");
             }
+        }
+        if self.outlives_runner {
+            tracing::info!(
+                "the runner stopped with a job running outside it; the next runner adopts it"
+            );
         }
         self.scheduler.in_flight.send_modify(|n| *n -= 1);
     }

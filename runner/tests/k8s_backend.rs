@@ -1,0 +1,437 @@
+//! The Kubernetes backend end to end, against kube-standin (a local API server that speaks the
+//! real HTTP API, with a simulated job controller and kubelet running containers as local
+//! processes). The runner reaches it through an ordinary kubeconfig.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cortex_job::{JobFolder, JobInput};
+use cortex_runner::backend::kubernetes::KubernetesBackend;
+use cortex_runner::config::{ConfigLoader, Flags};
+use cortex_runner::policy::BuiltinModule;
+use cortex_runner::scheduler::{JobRecord, Scheduler};
+use cortex_runner::setup::Setup;
+use kube_standin::{Config as StandinConfig, Faults, Handle, Image, Standin};
+use serde_json::{Value, json};
+
+/// The ValidateObservable module as a container: `cortex-runner exec` on `/job`.
+const VALIDATE_IMAGE: &str = "cortex/validate-observable:1";
+
+/// A stand-in with its job volume, and the files of a runner configured for it.
+struct Cluster {
+    standin: Handle,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn jobs(&self) -> PathBuf {
+        self.dir.path().join("jobs")
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// Writes a configuration (with `extra` appended to `[kubernetes]`) and the policies
+    /// `(worker, image, extra policy lines)`; returns the configuration file.
+    fn config(&self, name: &str, policies: &[(&str, &str, &str)], extra: &str) -> PathBuf {
+        let root = self.dir.path().join(name);
+        let dir = root.join("policies");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (worker, image, more) in policies {
+            let backend = if image.is_empty() {
+                "wasm"
+            } else {
+                "kubernetes"
+            };
+            let text = format!(
+                "backend = {backend:?}\n{more}\n[worker]\nkind = \"analyzer\"\nversion = \"1.0\"\n\
+                 description = \"test\"\ndata_types = [\"ip\", \"domain\"]\n\
+                 config = {{ service = \"validateObservable\" }}\n[kubernetes]\nimage = {image:?}\n",
+            );
+            std::fs::write(dir.join(format!("{worker}.toml")), text).unwrap();
+        }
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("k8s-module-cache");
+        let text = format!(
+            "[jobs]\nroot = {:?}\n[policies]\ndir = {:?}\n[catalogs]\nanalyzers = []\nresponders = []\n\
+             [wasm]\ncache_dir = {:?}\n[kubernetes]\nenabled = true\nkubeconfig = {:?}\n\
+             namespace = \"cortex\"\nrun_as_non_root = false\nimage_pull_grace_s = 1\n\
+             start_grace_s = 1\napi_qps = 1000\n{extra}\n",
+            self.jobs().display().to_string(),
+            dir.display().to_string(),
+            cache.display().to_string(),
+            self.kubeconfig().display().to_string(),
+        );
+        let path = root.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// The images of these tests: the real analyzer through `cortex-runner exec`, scripted
+/// workers (`sh -c SCRIPT sh /job`: `$1` is the job folder), and the stand-in's failure modes.
+fn images() -> BTreeMap<String, Image> {
+    let runner = env!("CARGO_BIN_EXE_cortex-runner").to_string();
+    let module = analyzer_artifacts::module_path("ValidateObservable")
+        .unwrap()
+        .to_string();
+    let script = |script: &str| Image {
+        command: vec!["sh".into(), "-c".into(), script.into(), "sh".into()],
+        ..Image::default()
+    };
+    BTreeMap::from([
+        (
+            VALIDATE_IMAGE.to_string(),
+            Image {
+                command: vec![
+                    runner,
+                    "exec".into(),
+                    "--module".into(),
+                    module,
+                    "--job-dir".into(),
+                ],
+                ..Image::default()
+            },
+        ),
+        (
+            "cortex/noisy:1".to_string(),
+            script(
+                "echo \"token is s3cr3t-t0ken-value\" >&2; echo last words; \
+                 printf 'bad key' > \"$KUBE_STANDIN_ROOT/dev/termination-log\"; exit 3",
+            ),
+        ),
+        ("cortex/sleep:1".to_string(), script("sleep 30")),
+        (
+            "cortex/quick:1".to_string(),
+            script(
+                "sleep 0.3; printf '{\"success\":true,\"summary\":{\"taxonomies\":[]},\"full\":{\"n\":1},\"artifacts\":[]}' > \"$1/output/output.json\"",
+            ),
+        ),
+        (
+            "cortex/gone:1".to_string(),
+            Image {
+                missing: true,
+                ..Image::default()
+            },
+        ),
+        (
+            "cortex/oom:1".to_string(),
+            Image {
+                command: vec!["sleep".into(), "30".into()],
+                oom: true,
+                ..Image::default()
+            },
+        ),
+        (
+            "cortex/evicted:1".to_string(),
+            Image {
+                command: vec!["sleep".into(), "30".into()],
+                evicted: true,
+                ..Image::default()
+            },
+        ),
+    ])
+}
+
+async fn cluster() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+    let standin = Standin::start(StandinConfig {
+        kubeconfig_out: Some(dir.path().join("kubeconfig")),
+        pvc_dir: Some(dir.path().join("jobs")),
+        images: images(),
+        image_pull_backoff_ms: 100,
+        bookmark_interval_ms: 200,
+        ..StandinConfig::default()
+    })
+    .await
+    .unwrap();
+    Cluster { standin, dir }
+}
+
+fn builtin() -> Vec<BuiltinModule> {
+    analyzer_artifacts::EMBEDDED
+        .iter()
+        .map(|&(worker, bytes)| BuiltinModule { worker, bytes })
+        .collect()
+}
+
+fn scheduler(config: &Path) -> (Arc<Scheduler>, Arc<KubernetesBackend>) {
+    let loader = ConfigLoader {
+        file: Some(config.to_path_buf()),
+        env: Vec::new(),
+        flags: Flags::default(),
+    };
+    let setup = Setup::load(&loader, &builtin()).unwrap();
+    let (scheduler, kubernetes) = setup.scheduler_with_kubernetes().unwrap();
+    (Arc::new(scheduler), kubernetes.unwrap())
+}
+
+fn folder(root: &Path, id: &str, data: &str) -> Arc<JobFolder> {
+    let mut input = JobInput::new("ip", data);
+    input.config = json!({"service": "validateObservable", "api_key": "s3cr3t-t0ken-value"})
+        .as_object()
+        .unwrap()
+        .clone();
+    Arc::new(JobFolder::create(root, id, &input, None).unwrap())
+}
+
+async fn run(
+    scheduler: &Arc<Scheduler>,
+    worker: &str,
+    folder: Arc<JobFolder>,
+) -> (JobRecord, Value) {
+    let record = tokio::time::timeout(
+        Duration::from_secs(60),
+        scheduler.submit(worker, folder.clone(), Instant::now()),
+    )
+    .await
+    .expect("the job ends within 60 s")
+    .unwrap();
+    let report = std::fs::read(folder.output_dir().join("output.json")).unwrap();
+    (record, serde_json::from_slice(&report).unwrap())
+}
+
+fn jobs_in(standin: &Handle) -> Vec<Value> {
+    standin
+        .objects()
+        .into_iter()
+        .filter(|o| o["kind"] == "Job")
+        .collect()
+}
+
+/// Waits (up to 10 s) until the stand-in holds no Job.
+async fn no_jobs_left(standin: &Handle) {
+    for _ in 0..100 {
+        if jobs_in(standin).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Jobs left behind: {:?}", jobs_in(standin));
+}
+
+fn error_message(report: &Value) -> &str {
+    report["errorMessage"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no errorMessage in {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_analyzer_in_process_and_as_a_job_leaves_identical_output() {
+    let c = cluster().await;
+    let wasm = c.config("wasm", &[("ValidateObservable", "", "")], "");
+    let kube = c.config("kube", &[("ValidateObservable", VALIDATE_IMAGE, "")], "");
+    let (wasm_scheduler, _) = scheduler(&wasm);
+    let (kube_scheduler, backend) = scheduler(&kube);
+    for data in ["8.8.8.8", "999.1.1.1", "bad domain"] {
+        let a = folder(&c.jobs(), "conformance-wasm", data);
+        let b = folder(&c.jobs(), "conformance-kube", data);
+        let (ra, _) = run(&wasm_scheduler, "ValidateObservable", a.clone()).await;
+        let (rb, report) = run(&kube_scheduler, "ValidateObservable", b.clone()).await;
+        assert_eq!(ra.decision.backend().unwrap().as_str(), "wasm");
+        assert_eq!(rb.decision.backend().unwrap().as_str(), "kubernetes");
+        assert_eq!(
+            std::fs::read(a.output_dir().join("output.json")).unwrap(),
+            std::fs::read(b.output_dir().join("output.json")).unwrap(),
+            "output.json differs for {data}: {report}"
+        );
+        let names = |f: &JobFolder| {
+            let mut v: Vec<_> = std::fs::read_dir(f.output_dir())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&a), names(&b));
+        let details = &rb.run.as_ref().unwrap().details;
+        assert_eq!(details["adopted"], json!(false));
+        assert!(details["kubernetes_job"].as_str().unwrap().len() <= 63);
+    }
+    no_jobs_left(&c.standin).await;
+    let stats = c.standin.stats();
+    // One create and one delete per job; two watches for all of them.
+    assert_eq!(stats.requests.get("create jobs"), Some(&3));
+    assert_eq!(stats.requests.get("delete jobs"), Some(&3));
+    assert_eq!(stats.write_requests, 6);
+    assert_eq!(stats.watches_total, 2, "{stats:?}");
+    let api = backend.api().unwrap();
+    assert_eq!(
+        api.counters
+            .writes
+            .load(std::sync::atomic::Ordering::Relaxed),
+        6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_fast_causes_end_the_job_with_a_report_naming_them() {
+    let c = cluster().await;
+    let cfg = c.config(
+        "fail",
+        &[
+            ("Gone", "cortex/gone:1", ""),
+            ("BadName", "Cortex/Not A Name:1", ""),
+            ("Oom", "cortex/oom:1", ""),
+            ("Evicted", "cortex/evicted:1", ""),
+        ],
+        "",
+    );
+    let (scheduler, _) = scheduler(&cfg);
+    let started = Instant::now();
+    let (_, report) = run(&scheduler, "Gone", folder(&c.jobs(), "gone", "1.1.1.1")).await;
+    assert_eq!(report["success"], json!(false));
+    let message = error_message(&report);
+    assert!(
+        message
+            .starts_with("the image cortex/gone:1 could not be pulled for 1 s (ImagePullBackOff: "),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (_, report) = run(
+        &scheduler,
+        "BadName",
+        folder(&c.jobs(), "badname", "1.1.1.1"),
+    )
+    .await;
+    assert!(
+        error_message(&report).starts_with("the container cannot start: InvalidImageName: "),
+        "{report}"
+    );
+    let (_, report) = run(&scheduler, "Oom", folder(&c.jobs(), "oom", "1.1.1.1")).await;
+    assert!(
+        error_message(&report)
+            .starts_with("the container was OOM-killed (memory limit 1Gi), exit code 137"),
+        "{report}"
+    );
+    let (_, report) = run(
+        &scheduler,
+        "Evicted",
+        folder(&c.jobs(), "evicted", "1.1.1.1"),
+    )
+    .await;
+    assert!(
+        error_message(&report).starts_with("the pod ")
+            && error_message(&report).contains(" was evicted: "),
+        "{report}"
+    );
+    no_jobs_left(&c.standin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_container_reports_its_log_tail_and_termination_message_redacted() {
+    let c = cluster().await;
+    let cfg = c.config("noisy", &[("Noisy", "cortex/noisy:1", "")], "");
+    let (scheduler, _) = scheduler(&cfg);
+    let (record, report) = run(&scheduler, "Noisy", folder(&c.jobs(), "noisy", "1.1.1.1")).await;
+    assert_eq!(report["success"], json!(false));
+    // The log's end and the termination message, with the job's secret scrubbed.
+    assert_eq!(
+        error_message(&report),
+        "exited with status 3 without writing output.json\n--- stderr (tail) ---\n\
+         token is REMOVED\nlast words\ntermination message: bad key"
+    );
+    assert!(record.run.unwrap().details.contains_key("pod"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_and_cancellation_delete_the_job_and_report_why() {
+    let c = cluster().await;
+    let cfg = c.config("slow", &[("Slow", "cortex/sleep:1", "")], "");
+    // The policy's own timeout: 2 s.
+    let policy = c.dir.path().join("slow/policies/Slow.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("[kubernetes]\nimage", "[kubernetes]\ntimeout_s = 2\nimage"),
+    )
+    .unwrap();
+    let (scheduler, _) = scheduler(&cfg);
+    let (_, report) = run(&scheduler, "Slow", folder(&c.jobs(), "slow", "1.1.1.1")).await;
+    assert_eq!(error_message(&report), "timed out after 2 s");
+    no_jobs_left(&c.standin).await;
+
+    let f = folder(&c.jobs(), "cancelled", "1.1.1.1");
+    let handle = scheduler.submit("Slow", f.clone(), Instant::now());
+    // Wait until the pod runs, then cancel.
+    for _ in 0..100 {
+        if c.standin
+            .objects()
+            .iter()
+            .any(|o| o["kind"] == "Pod" && o["status"]["phase"] == "Running")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.cancel("test over");
+    let record = handle.await.unwrap();
+    assert!(!record.finalised.success);
+    assert_eq!(
+        error_message(&record.finalised.report),
+        "cancelled: test over"
+    );
+    // The deletion was awaited before the record came back.
+    assert!(jobs_in(&c.standin).is_empty(), "{:?}", jobs_in(&c.standin));
+    let stats = c.standin.stats();
+    assert_eq!(stats.requests.get("delete jobs"), Some(&2), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_faults_are_retried_and_watch_interruptions_relisted() {
+    let c = cluster().await;
+    let cfg = c.config("faults", &[("Quick", "cortex/quick:1", "")], "");
+    let (scheduler, backend) = scheduler(&cfg);
+    // A first job connects and starts the watches, so that the faults below hit the job's
+    // own requests.
+    let (_, report) = run(&scheduler, "Quick", folder(&c.jobs(), "first", "1.1.1.1")).await;
+    assert_eq!(report["success"], json!(true), "{report}");
+    // 429 with Retry-After and 500s before the create: retried, then created once.
+    c.standin.set_faults(Faults {
+        throttle_429: 1,
+        retry_after_seconds: 1,
+        errors_500: 2,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let (_, report) = run(&scheduler, "Quick", folder(&c.jobs(), "faults", "1.1.1.1")).await;
+    assert_eq!(report["success"], json!(true), "{report}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    let api = backend.api().unwrap();
+    assert_eq!(
+        api.counters
+            .retried
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "{:?}",
+        c.standin.stats()
+    );
+    // A dropped watch and an expired resourceVersion while a job runs: it still ends.
+    let f = folder(&c.jobs(), "relist", "1.1.1.1");
+    let handle = scheduler.submit("Quick", f.clone(), Instant::now());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.standin.set_faults(Faults {
+        drop_watches: true,
+        expire_next_watches: 2,
+        ..Faults::default()
+    });
+    let record = tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .expect("the job ends although its watches were interrupted")
+        .unwrap();
+    assert!(record.finalised.success, "{}", record.finalised.report);
+    let watches = backend.watches().unwrap();
+    assert!(
+        watches
+            .counters
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+}
