@@ -517,3 +517,6 @@ fn pod_security(config: &KubernetesConfig, security: &SecuritySection) -> PodSec
         ..PodSecurityContext::default()
     }
 }
+
+#[cfg(test)]
+mod tests;
