@@ -6,8 +6,8 @@
 //!   machine or into an image still has them (what the runner uses);
 //! - one `pub const` per analyzer binary with its path in the build's target directory (named
 //!   exactly as the Cortex worker, e.g. `EMLPARSER` for `EmlParser`), [`ALL`] as
-//!   `(worker name, .wasm path)` pairs, [`module_path`] and [`module_dir`]: for tests and tools
-//!   on the machine that built them.
+//!   `(worker name, .wasm path)` pairs, [`module_path`](fn@module_path) and [`module_dir`]: for
+//!   tests and tools on the machine that built them.
 
 include!(concat!(env!("OUT_DIR"), "/analyzers.rs"));
 include!(concat!(env!("OUT_DIR"), "/analyzers_embedded.rs"));

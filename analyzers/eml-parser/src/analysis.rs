@@ -15,7 +15,7 @@ const IP: &str = r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d
 #[cfg(test)]
 const MAIL: &str = r"\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}\b";
 
-/// Where an octet of [`IP`] starting at byte `i` can end, in the order the pattern tries them
+/// Where an octet of `IP` starting at byte `i` can end, in the order the pattern tries them
 /// (`25[0-5]`, `2[0-4]\d`, `[01]?\d\d?` with each optional part first taken, then not; `\d`
 /// is any decimal digit).
 fn octet_ends(text: &str, i: usize) -> Vec<usize> {
@@ -49,7 +49,7 @@ fn octet_ends(text: &str, i: usize) -> Vec<usize> {
     ends
 }
 
-/// [`IP`] at byte `start`: the end of the first way through, in the pattern's order.
+/// `IP` at byte `start`: the end of the first way through, in the pattern's order.
 fn ip_at(text: &str, start: usize) -> Option<usize> {
     fn octets(text: &str, i: usize, left: usize) -> Option<usize> {
         octet_ends(text, i).into_iter().find_map(|end| {
@@ -68,7 +68,7 @@ fn ip_at(text: &str, start: usize) -> Option<usize> {
     octets(text, start, 4)
 }
 
-/// `IP_REGEX.findall`: the leftmost-first, non-overlapping matches of [`IP`].
+/// `IP_REGEX.findall`: the leftmost-first, non-overlapping matches of `IP`.
 fn ips(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut next = next_candidate(text, 0, |b| b.is_ascii_digit());
@@ -88,17 +88,17 @@ fn ips(text: &str) -> Vec<&str> {
     out
 }
 
-/// The local-part characters of [`MAIL`].
+/// The local-part characters of `MAIL`.
 fn mail_local_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"._%+-".contains(&c)
 }
 
-/// The domain characters of [`MAIL`].
+/// The domain characters of `MAIL`.
 fn mail_domain_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b".-".contains(&c)
 }
 
-/// [`MAIL`]'s domain after the `@` at byte `at`: the greedy domain run gives back characters
+/// `MAIL`'s domain after the `@` at byte `at`: the greedy domain run gives back characters
 /// until a dot is followed by two or more letters that end at a word boundary.
 fn mail_domain_end(text: &str, at: usize) -> Option<usize> {
     let bytes = text.as_bytes();
@@ -121,7 +121,7 @@ fn mail_domain_end(text: &str, at: usize) -> Option<usize> {
     })
 }
 
-/// `EMAIL_REGEX.findall`: the leftmost-first, non-overlapping matches of [`MAIL`]. Every start
+/// `EMAIL_REGEX.findall`: the leftmost-first, non-overlapping matches of `MAIL`. Every start
 /// in a run of local-part characters reaches the same `@`, so the match starts at the first
 /// word boundary of the run.
 fn mails(text: &str) -> Vec<&str> {

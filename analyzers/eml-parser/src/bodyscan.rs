@@ -21,7 +21,7 @@ fn prefix_char(c: char) -> bool {
     is_word(c) || c == '.' || c == '-'
 }
 
-/// The end of a match of [`XMLNS`] at byte `start`. No part of it can give back characters to
+/// The end of a match of `XMLNS` at byte `start`. No part of it can give back characters to
 /// the next (a prefix is followed by a space or `=`, which it cannot contain; a value ends at
 /// its first closing quote), so only the first choice of each part can succeed.
 fn xmlns_at(text: &str, start: usize) -> Option<usize> {

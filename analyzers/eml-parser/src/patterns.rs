@@ -11,17 +11,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 #[cfg(test)]
 const EMAIL: &str = r"[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]{1,128}@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*";
 
-/// The local-part characters of [`EMAIL`].
+/// The local-part characters of `EMAIL`.
 fn local_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&c)
 }
 
-/// The domain-label characters of [`EMAIL`] (and of `recv_dom_regex`).
+/// The domain-label characters of `EMAIL` (and of `recv_dom_regex`).
 pub fn host_label_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-'
 }
 
-/// [`EMAIL`]'s `findall`: the leftmost-first, non-overlapping matches. A run of local-part
+/// `EMAIL`'s `findall`: the leftmost-first, non-overlapping matches. A run of local-part
 /// characters followed by `@` and a label matches from at most 128 characters before the `@`;
 /// the labels after it are taken greedily.
 pub fn emails(text: &str) -> Vec<&str> {

@@ -42,7 +42,7 @@ fn blank_angle_addresses(text: &str) -> String {
     out
 }
 
-/// [`DATE_CHARS`]: only word characters, white space and `:,+.-`, at least one.
+/// `DATE_CHARS`: only word characters, white space and `:,+.-`, at least one.
 fn date_chars(text: &str) -> bool {
     !text.is_empty()
         && text.chars().all(|c| {

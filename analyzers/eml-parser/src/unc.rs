@@ -32,13 +32,13 @@ fn url_path_char(c: char) -> bool {
     !(is_space(c) || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']'))
 }
 
-/// A match of [`SHARE`]: its end and the span of its host.
+/// A match of `SHARE`: its end and the span of its host.
 struct Share {
     end: usize,
     host: Range<usize>,
 }
 
-/// The host of [`SHARE`] at byte `i`: the end of its labels (taken greedily), and the end of
+/// The host of `SHARE` at byte `i`: the end of its labels (taken greedily), and the end of
 /// the optional `@SSL` or `@port` after them, which the pattern tries first.
 fn host_at(text: &str, i: usize) -> Option<(usize, Option<usize>)> {
     let (mut end, n) = run(text, i, usize::MAX, label_char);
@@ -61,7 +61,7 @@ fn host_at(text: &str, i: usize) -> Option<(usize, Option<usize>)> {
     Some((end, port.flatten()))
 }
 
-/// [`SHARE`] at byte `p`.
+/// `SHARE` at byte `p`.
 fn share_at(text: &str, p: usize) -> Option<Share> {
     if text[p..].starts_with("\\\\") {
         // `?\UNC\` is optional, but a host cannot start with `?`.
@@ -101,7 +101,7 @@ fn share_at(text: &str, p: usize) -> Option<Share> {
     })
 }
 
-/// The leftmost match of [`SHARE`] at or after byte `at`: its start and the match.
+/// The leftmost match of `SHARE` at or after byte `at`: its start and the match.
 fn find_share(text: &str, at: usize) -> Option<(usize, Share)> {
     let starts = |b: u8| matches!(b, b'\\' | b'f' | b'F' | b's' | b'S');
     let mut next = next_candidate(text, at, starts);

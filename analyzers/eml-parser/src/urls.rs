@@ -174,7 +174,7 @@ fn path_end(text: &str, i: usize) -> Option<usize> {
         .map(|(k, c)| i + k + c.len_utf8())
 }
 
-/// The end of a match of [`SCHEME_URL`] (under `(?i)`) at byte `p`.
+/// The end of a match of `SCHEME_URL` (under `(?i)`) at byte `p`.
 ///
 /// Each part is matched greedily and never needs to give back: what follows a part can never
 /// start with a character the part takes, so the first choice of the backtracking order is the
@@ -229,7 +229,7 @@ fn scheme_url_at(text: &str, p: usize) -> Option<usize> {
     Some(path_end(text, i).unwrap_or(i))
 }
 
-/// The end of a match of [`WWW_URL`] (under `(?i)`) at byte `p`: at the start of the text
+/// The end of a match of `WWW_URL` (under `(?i)`) at byte `p`: at the start of the text
 /// (`^`), or at a delimiter that the match includes.
 fn www_url_at(text: &str, p: usize) -> Option<usize> {
     if p == 0
@@ -241,7 +241,7 @@ fn www_url_at(text: &str, p: usize) -> Option<usize> {
     www_body(text, p + c.len_utf8())
 }
 
-/// [`WWW_URL`] after its delimiter. The labels followed by a dot repeat greedily, and the
+/// `WWW_URL` after its delimiter. The labels followed by a dot repeat greedily, and the
 /// pattern backtracks over the number of repetitions only: from the most to one.
 fn www_body(text: &str, i: usize) -> Option<usize> {
     let i = fold_prefix(text, i, "www")?;
@@ -262,7 +262,7 @@ fn www_body(text: &str, i: usize) -> Option<usize> {
     labels.iter().rev().find_map(|&at| www_tail(text, at))
 }
 
-/// [`WWW_URL`] from its last label on: label, dots, port and the path it requires.
+/// `WWW_URL` from its last label on: label, dots, port and the path it requires.
 fn www_tail(text: &str, i: usize) -> Option<usize> {
     let (i, n) = run(text, i, 31, www_tld_char);
     if !(2..=30).contains(&n) {
@@ -312,7 +312,7 @@ fn url_matches(text: &str) -> Vec<&str> {
     out
 }
 
-/// The names of [`HREF_ATTR`], in its order.
+/// The names of `HREF_ATTR`, in its order.
 const HREF_NAMES: [&str; 7] = [
     "xlink:href",
     "href",
@@ -323,7 +323,7 @@ const HREF_NAMES: [&str; 7] = [
     "background",
 ];
 
-/// A match of [`HREF_ATTR`] at byte `p`: the end of the attribute name, and the value's span.
+/// A match of `HREF_ATTR` at byte `p`: the end of the attribute name, and the value's span.
 /// A quoted value runs to the next quote or the end, without it; a quote directly followed by
 /// the same quote falls to the unquoted form.
 fn href_at(text: &str, p: usize) -> Option<(usize, usize, usize)> {
@@ -350,7 +350,7 @@ fn href_at(text: &str, p: usize) -> Option<(usize, usize, usize)> {
     Some((name_end, start, end))
 }
 
-/// The leftmost-first, non-overlapping matches of [`HREF_ATTR`]: the attribute name's start,
+/// The leftmost-first, non-overlapping matches of `HREF_ATTR`: the attribute name's start,
 /// the name, and the value's span.
 fn href_attributes(text: &str) -> Vec<(usize, &str, std::ops::Range<usize>)> {
     let mut out = Vec::new();
@@ -372,7 +372,7 @@ fn href_attributes(text: &str) -> Vec<(usize, &str, std::ops::Range<usize>)> {
     out
 }
 
-/// [`NUMERIC_HOST`]: a URL whose host is a number, decimal or `0x` hexadecimal.
+/// `NUMERIC_HOST`: a URL whose host is a number, decimal or `0x` hexadecimal.
 fn numeric_host(url: &str) -> bool {
     let Some(first) = char_at(url, 0).filter(|c| letter(*c)) else {
         return false;
@@ -398,7 +398,7 @@ fn numeric_host(url: &str) -> bool {
     (char_at(url, user_end) == Some('@') && host_at(user_end + 1)) || host_at(i)
 }
 
-/// [`BACKSLASH_SCHEME`]: a value that starts (after an optional quote) with a scheme, a colon
+/// `BACKSLASH_SCHEME`: a value that starts (after an optional quote) with a scheme, a colon
 /// and two slashes or backslashes.
 fn backslash_scheme(value: &str) -> bool {
     let i = usize::from(value.starts_with(['"', '\'']));

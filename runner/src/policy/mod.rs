@@ -1,6 +1,6 @@
 //! Per-worker policy files (`policies/<WorkerName>.toml`): which backend, which module, which limits.
 //!
-//! [`format`] is the file as written; [`Policy`] is the same after resolution against the
+//! [`format`](mod@format) is the file as written; [`Policy`] is the same after resolution against the
 //! catalogs, the module directories and the `config.toml` defaults. Every problem is an error at
 //! load naming the file, the line, the key and what was expected. `policies/README.md` documents
 //! the format with an annotated example.
