@@ -337,8 +337,11 @@ fn the_shipped_config_file_loads_and_has_no_kubernetes() {
 }
 
 /// Every ranged key: (section, key, lowest accepted, highest accepted).
-const RANGED: [(&str, &str, i64, i64); 15] = [
+const RANGED: [(&str, &str, i64, i64); 22] = [
     ("jobs", "max_output_mib", 1, 1024),
+    ("jobs", "max_artifacts", 1, 1_000_000),
+    ("jobs", "max_artifact_mib", 1, 1_048_576),
+    ("jobs", "max_artifact_total_mib", 1, 1_048_576),
     ("scheduler", "max_running", 1, 4096),
     ("wasm", "memory_mib", 1, 4096),
     ("wasm", "timeout_s", 1, 86_400),
@@ -353,6 +356,10 @@ const RANGED: [(&str, &str, i64, i64); 15] = [
     ("kubernetes", "run_as_user", 0, 2_147_483_647),
     ("kubernetes", "run_as_group", 0, 2_147_483_647),
     ("kubernetes", "fs_group", 0, 2_147_483_647),
+    ("kubernetes", "image_pull_grace_s", 0, 86_400),
+    ("kubernetes", "start_grace_s", 0, 86_400),
+    ("kubernetes", "api_qps", 1, 1000),
+    ("kubernetes", "log_tail_kib", 1, 1024),
 ];
 
 #[test]
@@ -369,6 +376,15 @@ fn every_limit_outside_its_range_is_refused_naming_file_key_value_and_range() {
                 err,
                 format!(
                     "config {file}: `{section}.{key}` must be an integer from {low} to {high}, found {value}"
+                )
+            );
+            // The same value from the environment, over a file that does not set the key.
+            let var = format!("CORTEX_RUNNER_{section}__{key}").to_uppercase();
+            let (err, _) = load_err("", &[(&var, &value.to_string())]);
+            assert_eq!(
+                err,
+                format!(
+                    "config environment {var}: `{section}.{key}` must be an integer from {low} to {high}, found {value}"
                 )
             );
         }
