@@ -24,7 +24,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, LogParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube_standin::{Config, Image, Standin};
+use kube_standin::{Config, Image, Isolation, Standin};
 use serde_json::json;
 
 const ATTACHMENT: &[u8] = b"the observable's bytes\n";
@@ -45,7 +45,7 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
-async fn start() -> Env {
+async fn start(isolation: Isolation) -> Env {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
         std::fs::metadata(dir.path()).unwrap().uid(),
@@ -72,6 +72,7 @@ async fn start() -> Env {
             },
         )]
         .into(),
+        isolation,
         ..Config::default()
     })
     .await
@@ -185,52 +186,72 @@ async fn run(env: &Env, folder: &JobFolder) -> (String, String) {
     (ended, log)
 }
 
+/// Both ways kube-standin gives a container its mounts: bind mounts in a private mount
+/// namespace (as a kubelet does, so the folder's own mode is bypassed and the files' modes
+/// decide) and symlinks (so the path through the folder is checked too).
+const ISOLATIONS: [Isolation; 2] = [Isolation::Namespace, Isolation::Symlink];
+
 #[tokio::test]
 async fn after_prepare_folder_a_pod_of_another_uid_reads_its_input_and_writes_its_report() {
-    let env = start().await;
-    let folder = folder(env.pvc.path());
-    prepare_folder(&folder, &config()).unwrap();
-    let (ended, log) = run(&env, &folder).await;
-    assert_eq!((ended.as_str(), log.as_str()), ("Complete", ""));
+    for isolation in ISOLATIONS {
+        let env = start(isolation).await;
+        let folder = folder(env.pvc.path());
+        prepare_folder(&folder, &config()).unwrap();
+        let (ended, log) = run(&env, &folder).await;
+        assert_eq!(
+            (ended.as_str(), log.as_str()),
+            ("Complete", ""),
+            "{isolation:?}"
+        );
 
-    let output = folder.output_dir().join("output.json");
-    assert_eq!(
-        std::fs::read(&output).unwrap(),
-        std::fs::read(folder.input_dir().join("input.json")).unwrap(),
-        "the pod copied input.json to output/output.json"
-    );
-    let copy = folder.output_dir().join("attachment-copy");
-    assert_eq!(std::fs::read(&copy).unwrap(), ATTACHMENT);
-    for file in [&output, &copy] {
-        let meta = std::fs::metadata(file).unwrap();
-        // Written by uid 1000; in group 3000 (not the pod's primary 1000) through output/'s
-        // setgid bit, so the runner's group reads it whatever the pod's umask leaves.
-        assert_eq!((meta.uid(), meta.gid()), (1000, 3000), "{}", file.display());
+        let output = folder.output_dir().join("output.json");
+        assert_eq!(
+            std::fs::read(&output).unwrap(),
+            std::fs::read(folder.input_dir().join("input.json")).unwrap(),
+            "the pod copied input.json to output/output.json"
+        );
+        let copy = folder.output_dir().join("attachment-copy");
+        assert_eq!(std::fs::read(&copy).unwrap(), ATTACHMENT);
+        for file in [&output, &copy] {
+            let meta = std::fs::metadata(file).unwrap();
+            // Written by uid 1000; in group 3000 (not the pod's primary 1000) through output/'s
+            // setgid bit, so the runner's group reads it whatever the pod's umask leaves.
+            assert_eq!((meta.uid(), meta.gid()), (1000, 3000), "{}", file.display());
+        }
+        // The input stayed as it was: the mount is read-only and the group may not write there.
+        assert_eq!(
+            std::fs::read(folder.attachment_path().unwrap()).unwrap(),
+            ATTACHMENT
+        );
     }
-    // The input stayed as it was: the mount is read-only and the group may not write there.
-    assert_eq!(
-        std::fs::read(folder.attachment_path().unwrap()).unwrap(),
-        ATTACHMENT
-    );
 }
 
 #[tokio::test]
 async fn without_prepare_folder_the_same_pod_cannot_read_its_input() {
-    let env = start().await;
-    let folder = folder(env.pvc.path());
-    let (ended, log) = run(&env, &folder).await;
-    assert_eq!(ended, "Failed", "{log}");
-    let attachment = folder
-        .input()
-        .file
-        .clone()
-        .expect("a file job names its attachment");
-    let line = log.lines().next().unwrap_or_default().to_string();
-    assert!(
-        line.starts_with("cat: ")
-            && line.ends_with(&format!("/job/input/{attachment}: Permission denied")),
-        "the pod's first error is reading its attachment: {log}"
-    );
-    assert_eq!(log.lines().count(), 1, "{log}");
-    assert!(!folder.output_dir().join("output.json").exists());
+    for isolation in ISOLATIONS {
+        let env = start(isolation).await;
+        let folder = folder(env.pvc.path());
+        let (ended, log) = run(&env, &folder).await;
+        assert_eq!(ended, "Failed", "{isolation:?}: {log}");
+        let attachment = folder
+            .input()
+            .file
+            .clone()
+            .expect("a file job names its attachment");
+        // Through a bind mount the attachment's 0600 stops the pod; through the path, the
+        // folder's 0700 already hides input/'s listing, so the glob stays unexpanded (and cat
+        // quotes the name it was given).
+        let denied = match isolation {
+            Isolation::Symlink => "attachment*'".to_string(),
+            _ => attachment,
+        };
+        let line = log.lines().next().unwrap_or_default().to_string();
+        assert!(
+            line.starts_with("cat: ")
+                && line.ends_with(&format!("/job/input/{denied}: Permission denied")),
+            "{isolation:?}: the pod's first error is reading its attachment: {log}"
+        );
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(!folder.output_dir().join("output.json").exists());
+    }
 }
