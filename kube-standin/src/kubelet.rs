@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
@@ -14,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::Shared;
 use crate::events::{Involved, NODE, record};
+use crate::exits::{Exit, now_unix_us};
 use crate::mounts::{self, Plan, PlanError};
 use crate::store::now;
 use crate::{identity, process, scheduler};
@@ -41,6 +43,8 @@ struct PodCtx {
     owner: Option<String>,
     container: Container,
     image: String,
+    /// When the container's process ended, in microseconds since the Unix epoch (0: not yet).
+    exited_us: AtomicU64,
 }
 
 impl PodCtx {
@@ -189,6 +193,7 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
         image: container.image.clone().unwrap_or_default(),
         container,
         shared,
+        exited_us: AtomicU64::new(0),
     };
     // The scheduler.
     if let Some(why) = scheduler::unschedulable(&ctx.shared.config, &spec) {
@@ -390,6 +395,7 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
     if image_cfg.oom {
         let _ = child.start_kill();
         let _ = child.wait().await;
+        ctx.exited_us.store(now_unix_us(), Ordering::Relaxed);
         return finish(
             &ctx,
             &plan,
@@ -409,6 +415,7 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
             return PodOutcome::Killed;
         }
     };
+    ctx.exited_us.store(now_unix_us(), Ordering::Relaxed);
     let code = match status {
         Ok(s) => s.code().unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
@@ -534,9 +541,21 @@ fn finish(
     } else {
         ("Failed", PodOutcome::Failed, "PodFailed")
     };
+    let exited_us = match ctx.exited_us.load(Ordering::Relaxed) {
+        0 => now_unix_us(),
+        at => at,
+    };
     if !ctx.set(phase, cs, false, Some(cond_reason)) {
         return PodOutcome::Killed;
     }
+    ctx.shared.exits.record(Exit {
+        namespace: ctx.ns.clone(),
+        pod: ctx.name.clone(),
+        job: ctx.owner.clone(),
+        exit_code,
+        exited_unix_us: exited_us,
+        status_unix_us: now_unix_us(),
+    });
     ctx.job_ready(0);
     outcome
 }

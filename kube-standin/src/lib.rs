@@ -21,6 +21,7 @@ pub mod config;
 mod controller;
 mod discovery;
 mod events;
+pub mod exits;
 mod faults;
 mod identity;
 pub mod kubeconfig;
@@ -37,6 +38,7 @@ mod table;
 mod watch_stream;
 
 pub use config::{Config, Image, Isolation};
+pub use exits::Exit;
 pub use faults::{Faults, Stats};
 
 /// Errors starting the stand-in.
@@ -74,6 +76,7 @@ pub(crate) struct Shared {
     pub work_dir: PathBuf,
     pub pvc_dir: PathBuf,
     pub namespace_isolation: bool,
+    pub exits: exits::ExitLog,
     job_cancels: Mutex<HashMap<String, watch::Sender<bool>>>,
     pod_kills: Mutex<HashMap<String, watch::Sender<bool>>>,
 }
@@ -172,6 +175,7 @@ impl Standin {
             work_dir,
             pvc_dir,
             namespace_isolation,
+            exits: exits::ExitLog::default(),
             job_cancels: Mutex::new(HashMap::new()),
             pod_kills: Mutex::new(HashMap::new()),
             config,
@@ -234,6 +238,11 @@ impl Handle {
     /// Replaces the pending faults (as `POST /_standin/faults`).
     pub fn set_faults(&self, faults: Faults) {
         self.shared.faults.set(faults);
+    }
+
+    /// The containers that ended so far, timed to the microsecond (as `GET /_standin/exits`).
+    pub fn exits(&self) -> Vec<Exit> {
+        self.shared.exits.list()
     }
 
     /// The latest resourceVersion.

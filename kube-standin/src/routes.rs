@@ -76,6 +76,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_standin/faults", get(get_faults).post(set_faults))
         .route("/_standin/stats", get(stats))
         .route("/_standin/objects", get(objects))
+        .route("/_standin/exits", get(exits))
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request("the stand-in does not serve this verb on this resource")
@@ -324,4 +325,8 @@ async fn stats(State(s): St) -> Response {
 
 async fn objects(State(s): St) -> Response {
     json_body(&s.store.snapshot())
+}
+
+async fn exits(State(s): St) -> Response {
+    json_body(&s.exits.list())
 }
