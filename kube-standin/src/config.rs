@@ -75,6 +75,10 @@ pub struct Config {
     pub node_memory_bytes: u64,
     /// Faults active from the start (the control API changes them later). Default none.
     pub faults: Faults,
+    /// PersistentVolumeClaims whose volume cannot be mounted (a storage server that does not
+    /// answer): a pod using one stays `ContainerCreating` with `FailedMount` events, as on a
+    /// node that cannot reach its NFS server. Default none.
+    pub unmountable_claims: Vec<String>,
 }
 
 impl Default for Config {
@@ -99,6 +103,7 @@ impl Default for Config {
             node_cpu_millis: 4000,
             node_memory_bytes: 16 << 30,
             faults: Faults::default(),
+            unmountable_claims: Vec::new(),
         }
     }
 }

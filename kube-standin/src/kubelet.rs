@@ -264,6 +264,27 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
         env.insert(e.name.clone(), v);
     }
     let pod_dir = ctx.shared.work_dir.join("pods").join(&ctx.uid);
+    let unmountable = spec.volumes.iter().flatten().find(|v| {
+        v.persistent_volume_claim
+            .as_ref()
+            .is_some_and(|c| ctx.shared.config.unmountable_claims.contains(&c.claim_name))
+    });
+    if let Some(volume) = unmountable {
+        // The kubelet's words when an NFS server does not answer; it retries, so does the event.
+        let msg = format!(
+            "MountVolume.SetUp failed for volume {:?} : mount failed: exit status 32\nmount.nfs: Connection timed out",
+            volume.name
+        );
+        record(
+            &ctx.shared.store,
+            &ctx.involved(false),
+            true,
+            "FailedMount",
+            msg,
+            "kubelet",
+        );
+        return until_killed(&mut kill).await;
+    }
     let plan = match mounts::plan(&pod_dir, &ctx.shared.pvc_dir, &spec, &ctx.container, &env) {
         Ok(p) => p,
         Err(PlanError::Volume(msg)) => {

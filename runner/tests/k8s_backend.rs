@@ -35,7 +35,8 @@ impl Cluster {
     }
 
     /// Writes a configuration (with `extra` appended to `[kubernetes]`) and the policies
-    /// `(worker, image, extra policy lines)`; returns the configuration file.
+    /// `(worker, image, lines appended to the policy's [kubernetes] table)`; an empty image
+    /// makes a wasm policy. Returns the configuration file.
     fn config(&self, name: &str, policies: &[(&str, &str, &str)], extra: &str) -> PathBuf {
         let root = self.dir.path().join(name);
         let dir = root.join("policies");
@@ -47,9 +48,9 @@ impl Cluster {
                 "kubernetes"
             };
             let text = format!(
-                "backend = {backend:?}\n{more}\n[worker]\nkind = \"analyzer\"\nversion = \"1.0\"\n\
+                "backend = {backend:?}\n[worker]\nkind = \"analyzer\"\nversion = \"1.0\"\n\
                  description = \"test\"\ndata_types = [\"ip\", \"domain\"]\n\
-                 config = {{ service = \"validateObservable\" }}\n[kubernetes]\nimage = {image:?}\n",
+                 config = {{ service = \"validateObservable\" }}\n[kubernetes]\nimage = {image:?}\n{more}\n",
             );
             std::fs::write(dir.join(format!("{worker}.toml")), text).unwrap();
         }
@@ -136,6 +137,11 @@ fn images() -> BTreeMap<String, Image> {
 }
 
 async fn cluster() -> Cluster {
+    cluster_with(Vec::new()).await
+}
+
+/// A stand-in whose claims in `unmountable` cannot be mounted.
+async fn cluster_with(unmountable: Vec<String>) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
     let standin = Standin::start(StandinConfig {
@@ -144,6 +150,7 @@ async fn cluster() -> Cluster {
         images: images(),
         image_pull_backoff_ms: 100,
         bookmark_interval_ms: 200,
+        unmountable_claims: unmountable,
         ..StandinConfig::default()
     })
     .await
@@ -277,6 +284,18 @@ async fn fail_fast_causes_end_the_job_with_a_report_naming_them() {
             ("BadName", "Cortex/Not A Name:1", ""),
             ("Oom", "cortex/oom:1", ""),
             ("Evicted", "cortex/evicted:1", ""),
+            // More CPU than the node has.
+            (
+                "Huge",
+                "cortex/quick:1",
+                "[kubernetes.resources]\ncpu_request = \"64\"\ncpu_limit = \"64\"",
+            ),
+            // A Secret the stand-in cannot provide: the kubelet cannot make the container.
+            (
+                "Secretive",
+                "cortex/quick:1",
+                "env_from_secrets = [{ name = \"API_KEY\", secret = \"absent\", key = \"k\" }]",
+            ),
         ],
         "",
     );
@@ -305,6 +324,24 @@ async fn fail_fast_causes_end_the_job_with_a_report_naming_them() {
     assert!(
         error_message(&report)
             .starts_with("the container was OOM-killed (memory limit 1Gi), exit code 137"),
+        "{report}"
+    );
+    let (_, report) = run(&scheduler, "Huge", folder(&c.jobs(), "huge", "1.1.1.1")).await;
+    assert!(
+        error_message(&report).starts_with(
+            "the pod could not be scheduled for 1 s (FailedScheduling: 0/1 nodes are available: 1 Insufficient cpu."
+        ),
+        "{report}"
+    );
+    let (_, report) = run(
+        &scheduler,
+        "Secretive",
+        folder(&c.jobs(), "secretive", "1.1.1.1"),
+    )
+    .await;
+    assert!(
+        error_message(&report)
+            .starts_with("the container cannot start: CreateContainerConfigError: "),
         "{report}"
     );
     let (_, report) = run(
@@ -340,15 +377,8 @@ async fn a_failing_container_reports_its_log_tail_and_termination_message_redact
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_and_cancellation_delete_the_job_and_report_why() {
     let c = cluster().await;
-    let cfg = c.config("slow", &[("Slow", "cortex/sleep:1", "")], "");
     // The policy's own timeout: 2 s.
-    let policy = c.dir.path().join("slow/policies/Slow.toml");
-    let text = std::fs::read_to_string(&policy).unwrap();
-    std::fs::write(
-        &policy,
-        text.replace("[kubernetes]\nimage", "[kubernetes]\ntimeout_s = 2\nimage"),
-    )
-    .unwrap();
+    let cfg = c.config("slow", &[("Slow", "cortex/sleep:1", "timeout_s = 2")], "");
     let (scheduler, _) = scheduler(&cfg);
     let (_, report) = run(&scheduler, "Slow", folder(&c.jobs(), "slow", "1.1.1.1")).await;
     assert_eq!(error_message(&report), "timed out after 2 s");
@@ -356,17 +386,27 @@ async fn timeout_and_cancellation_delete_the_job_and_report_why() {
 
     let f = folder(&c.jobs(), "cancelled", "1.1.1.1");
     let handle = scheduler.submit("Slow", f.clone(), Instant::now());
-    // Wait until the pod runs, then cancel.
-    for _ in 0..100 {
-        if c.standin
-            .objects()
+    // Wait until the new Job's pod runs (not the pod of the Job deleted above), then cancel.
+    let running = || {
+        let objects = c.standin.objects();
+        let live: Vec<_> = objects
             .iter()
-            .any(|o| o["kind"] == "Pod" && o["status"]["phase"] == "Running")
-        {
+            .filter(|o| o["kind"] == "Job")
+            .map(|j| j["metadata"]["uid"].clone())
+            .collect();
+        objects.iter().any(|o| {
+            o["kind"] == "Pod"
+                && o["status"]["phase"] == "Running"
+                && live.contains(&o["metadata"]["ownerReferences"][0]["uid"])
+        })
+    };
+    for _ in 0..200 {
+        if running() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(running(), "the cancelled job's pod never ran");
     handle.cancel("test over");
     let record = handle.await.unwrap();
     assert!(!record.finalised.success);
@@ -434,4 +474,26 @@ async fn api_faults_are_retried_and_watch_interruptions_relisted() {
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_that_cannot_be_mounted_fails_the_job_after_the_start_grace() {
+    let c = cluster_with(vec!["cortex-jobs".into()]).await;
+    let cfg = c.config("mount", &[("Quick", "cortex/quick:1", "")], "");
+    let (scheduler, _) = scheduler(&cfg);
+    let started = Instant::now();
+    let (_, report) = run(&scheduler, "Quick", folder(&c.jobs(), "mount", "1.1.1.1")).await;
+    let message = error_message(&report);
+    assert!(
+        message.starts_with("the pod cortex-job-mount-"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            " could not mount its volumes for 1 s (FailedMount: MountVolume.SetUp failed for volume \"job\" : mount failed: exit status 32\nmount.nfs: Connection timed out)"
+        ),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    no_jobs_left(&c.standin).await;
 }

@@ -174,10 +174,10 @@ impl KubernetesBackend {
 
     /// Deletes the Job of an orphan that cannot be adopted (its folder is gone).
     pub async fn delete_orphan(&self, name: &str) {
-        if let Some(connected) = self.connected.get() {
-            if let Err(e) = connected.api.delete_job(name).await {
-                tracing::warn!(kubernetes_job = %name, "deleting the Job failed: {e}");
-            }
+        if let Some(connected) = self.connected.get()
+            && let Err(e) = connected.api.delete_job(name).await
+        {
+            tracing::warn!(kubernetes_job = %name, "deleting the Job failed: {e}");
         }
     }
 

@@ -135,9 +135,9 @@ impl Assessor {
         }
         if let Some(end) = job.and_then(job_end) {
             // The pod's end says more (its exit code and log): give the pod watch a moment to
-            // deliver it, unless no pod is left to show it.
+            // deliver it (the two watches deliver in either order).
             let since = *self.job_ended_at.get_or_insert(now);
-            if !pods.is_empty() && now < since + POD_CATCH_UP {
+            if now < since + POD_CATCH_UP {
                 return Verdict::Pending {
                     recheck: Some(since + POD_CATCH_UP),
                 };
