@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use cortex_job::{FinaliseOptions, Finalised, JobFolder, WorkerEnd};
-use wasm_host::{Limits, Module, Outcome, RunRecord, RunSpec, Sandbox};
+use wasm_host::{LimitExceeded, Limits, Module, Outcome, RunRecord, RunSpec, Sandbox};
 
 /// Errors of one sandboxed job that leave no report behind (setup failures of the host).
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,7 @@ pub fn run_spec(folder: &JobFolder, env: Vec<(String, String)>, limits: Limits) 
 pub fn worker_end(record: &RunRecord) -> WorkerEnd {
     let end = match &record.outcome {
         Outcome::Exited { code } => WorkerEnd::exited(*code),
+        Outcome::LimitExceeded(limit) => WorkerEnd::failed(limit_sentence(limit)),
         other => WorkerEnd::failed(other.to_string()),
     };
     end.with_stdout(record.stdout.tail_text())
@@ -83,41 +84,41 @@ pub fn worker_end(record: &RunRecord) -> WorkerEnd {
         .with_warnings(record.warnings.clone())
 }
 
+/// The report's sentence for a limit that stopped the guest: wasm-host's own, except that the
+/// memory limit is written as every byte count of a report is ([`cortex_job::format_bytes`]):
+/// wasm-host has no Cortex knowledge, so it writes bytes and leaves reports to the runner.
+fn limit_sentence(limit: &LimitExceeded) -> String {
+    match limit {
+        LimitExceeded::Memory { limit_bytes, .. } => format!(
+            "memory limit {} exceeded",
+            cortex_job::format_bytes(*limit_bytes)
+        ),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use wasm_host::LimitExceeded;
+    use super::*;
 
-    /// wasm-host has no Cortex knowledge, so it does not depend on cortex-job and writes the
-    /// memory limit of its outcome itself: it must read exactly as `cortex_job::format_bytes`
-    /// writes every other byte count of a report.
     #[test]
-    fn the_sandboxs_memory_sentence_writes_bytes_as_cortex_job_does() {
-        for limit_bytes in [
-            1,
-            100,
-            1023,
-            1024,
-            1536,
-            640 << 10,
-            (1 << 20) - 1,
-            1 << 20,
-            64 << 20,
-            (1536 << 20) + 1,
-            4 << 30,
-            5 << 40,
-        ] {
-            let limit = LimitExceeded::Memory {
+    fn the_memory_limit_reads_as_every_other_byte_count_of_a_report() {
+        let memory = |limit_bytes: u64| {
+            limit_sentence(&LimitExceeded::Memory {
                 limit_bytes,
                 requested_bytes: limit_bytes + 1,
-            };
-            assert_eq!(
-                limit.to_string(),
-                format!(
-                    "memory limit {} exceeded",
-                    cortex_job::format_bytes(limit_bytes)
-                ),
-                "{limit_bytes}"
-            );
-        }
+            })
+        };
+        assert_eq!(memory(256 << 20), "memory limit 256 MiB exceeded");
+        assert_eq!(memory(1536), "memory limit 1.5 KiB exceeded");
+        assert_eq!(memory(4 << 30), "memory limit 4 GiB exceeded");
+        assert_eq!(memory(1), "memory limit 1 byte exceeded");
+        // The other limits keep wasm-host's sentence.
+        let fuel = LimitExceeded::Fuel { limit: 1_000_000 };
+        assert_eq!(limit_sentence(&fuel), "fuel limit 1000000 exhausted");
+        let timeout = LimitExceeded::Timeout {
+            limit: Duration::from_secs(30),
+        };
+        assert_eq!(limit_sentence(&timeout), "timed out after 30 s");
     }
 }

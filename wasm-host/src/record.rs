@@ -71,7 +71,9 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// A limit that stopped a guest; its `Display` is the sentence a report shows.
+/// A limit that stopped a guest; its `Display` is a sentence naming the limit. Byte counts are
+/// written in bytes: this crate has no Cortex knowledge, and a report's sentence, with sizes
+/// as the reports write them ("256 MiB"), is the runner's to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitExceeded {
     /// The wall-clock timeout fired: "timed out after 30 s".
@@ -79,7 +81,8 @@ pub enum LimitExceeded {
         /// The configured timeout.
         limit: Duration,
     },
-    /// The guest tried to grow its memory past the limit: "memory limit 256 MiB exceeded".
+    /// The guest tried to grow its memory past the limit: "memory limit of 268435456 bytes
+    /// exceeded".
     Memory {
         /// The configured limit in bytes.
         limit_bytes: u64,
@@ -98,7 +101,7 @@ impl fmt::Display for LimitExceeded {
         match self {
             Self::Timeout { limit } => write!(f, "timed out after {}", human_duration(*limit)),
             Self::Memory { limit_bytes, .. } => {
-                write!(f, "memory limit {} exceeded", human_bytes(*limit_bytes))
+                write!(f, "memory limit of {limit_bytes} bytes exceeded")
             }
             Self::Fuel { limit } => write!(f, "fuel limit {limit} exhausted"),
         }
@@ -139,32 +142,6 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-/// "256 MiB", "1.5 GiB", "640 KiB", "100 bytes": `cortex_job::format_bytes`'s rule, written
-/// out here because this crate has no Cortex knowledge and so no cortex-job dependency. The
-/// runner's `sandbox_run` tests hold the two to the same output.
-fn human_bytes(n: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1 << 40, "TiB"),
-        (1 << 30, "GiB"),
-        (1 << 20, "MiB"),
-        (1 << 10, "KiB"),
-    ];
-    for (size, unit) in UNITS {
-        if n >= size {
-            return if n.is_multiple_of(size) {
-                format!("{} {unit}", n / size)
-            } else {
-                format!("{:.1} {unit}", n as f64 / size as f64)
-            };
-        }
-    }
-    if n == 1 {
-        "1 byte".to_owned()
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,16 +160,16 @@ mod tests {
             limit_bytes: 256 << 20,
             requested_bytes: 300 << 20,
         };
-        assert_eq!(memory.to_string(), "memory limit 256 MiB exceeded");
+        assert_eq!(
+            memory.to_string(),
+            "memory limit of 268435456 bytes exceeded"
+        );
         let fuel = LimitExceeded::Fuel { limit: 1_000_000 };
         assert_eq!(fuel.to_string(), "fuel limit 1000000 exhausted");
     }
 
     #[test]
-    fn sizes_and_durations_are_human() {
-        assert_eq!(human_bytes(1536 << 20), "1.5 GiB");
-        assert_eq!(human_bytes(640 << 10), "640 KiB");
-        assert_eq!(human_bytes(100), "100 bytes");
+    fn durations_are_human() {
         assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
     }
 }

@@ -279,7 +279,10 @@ async fn memory_bomb() {
     };
     assert_eq!(limit_bytes, 256 * MIB);
     assert!(requested_bytes > 256 * MIB);
-    assert_eq!(record.outcome.to_string(), "memory limit 256 MiB exceeded");
+    assert_eq!(
+        record.outcome.to_string(),
+        "memory limit of 268435456 bytes exceeded"
+    );
     assert!(record.peak_memory_bytes <= 256 * MIB && record.peak_memory_bytes > 240 * MIB);
     assert!(
         record.stderr.tail_text().ends_with("holding 240 MiB\n"),
@@ -296,7 +299,10 @@ async fn memory_bomb_under_a_small_limit() {
         ..quick()
     };
     let record = run_checked(programs::MEMORY_BOMB, &job, limits).await;
-    assert_eq!(record.outcome.to_string(), "memory limit 40 MiB exceeded");
+    assert_eq!(
+        record.outcome.to_string(),
+        "memory limit of 41943040 bytes exceeded"
+    );
     assert!(record.peak_memory_bytes <= 40 * MIB);
     assert!(
         record.stderr.tail_text().ends_with("holding 32 MiB\n"),
