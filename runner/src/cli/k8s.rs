@@ -10,13 +10,27 @@ use clap::{Args, Subcommand};
 use super::Status;
 use super::workers::WorkerArgs;
 use cortex_job::JobFolder;
+use cortex_runner::adoption::{Adopted, adopt_orphans};
 use cortex_runner::backend::kubernetes::spec::{JobParams, build_job, relative_folder};
+
+use super::terminal;
 
 /// `k8s` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum K8sCommand {
     /// Print the Job a job folder would run as, in YAML, without creating it.
     Manifest(ManifestArgs),
+    /// Adopt the Jobs an earlier runner left (it stopped or was killed with jobs running): wait
+    /// for each and write its report, exactly once, without running any worker again.
+    Adopt(AdoptArgs),
+}
+
+/// `k8s adopt` arguments.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Where the configuration, policies and catalogs are.
+    #[command(flatten)]
+    pub workers: WorkerArgs,
 }
 
 /// `k8s manifest` arguments.
@@ -37,6 +51,7 @@ pub struct ManifestArgs {
 pub fn run(command: K8sCommand) -> Result<Status> {
     match command {
         K8sCommand::Manifest(args) => manifest(args),
+        K8sCommand::Adopt(args) => adopt(args),
     }
 }
 
@@ -73,4 +88,62 @@ fn manifest(args: ManifestArgs) -> Result<Status> {
         other => other?,
     }
     Ok(Status::Success)
+}
+
+/// Adopts every Job of this runner left in the namespace and prints one line per job: the job
+/// folder, then its summary. Exit 0 when every adopted job's report is a success (or there was
+/// none), 1 otherwise.
+fn adopt(args: AdoptArgs) -> Result<Status> {
+    let setup = args.workers.setup()?;
+    let (scheduler, kubernetes) = setup.scheduler_with_kubernetes()?;
+    let Some(kubernetes) = kubernetes else {
+        bail!("nothing to adopt: kubernetes.enabled = false in the configuration");
+    };
+    let scheduler = std::sync::Arc::new(scheduler);
+    let runtime = super::runtime()?;
+    let all_succeeded = runtime.block_on(async {
+        let adopted = adopt_orphans(&scheduler, &kubernetes)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if adopted.is_empty() {
+            eprintln!(
+                "no Jobs of this runner in namespace {}",
+                setup.config().kubernetes.namespace
+            );
+        }
+        let mut all_succeeded = true;
+        for adopted in adopted {
+            match adopted {
+                Adopted::Waiting { orphan, handle } => {
+                    let folder =
+                        terminal::escape(&orphan.folder.display().to_string()).into_owned();
+                    match handle.await {
+                        Ok(record) => {
+                            all_succeeded &= record.finalised.success;
+                            println!("{folder}\n{}", super::run::summary(&record));
+                        }
+                        Err(e) => {
+                            all_succeeded = false;
+                            println!("{folder}: {}", terminal::escape(&e.to_string()));
+                        }
+                    }
+                }
+                Adopted::Dropped { orphan, reason } => {
+                    all_succeeded = false;
+                    println!(
+                        "{}: Job {} deleted: {}",
+                        terminal::escape(&orphan.folder.display().to_string()),
+                        orphan.job,
+                        terminal::escape(&reason)
+                    );
+                }
+            }
+        }
+        anyhow::Ok(all_succeeded)
+    })?;
+    Ok(if all_succeeded {
+        Status::Success
+    } else {
+        Status::ReportFailure
+    })
 }
