@@ -56,7 +56,7 @@ fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> String {
 async fn run_sends_a_job_to_kubernetes_and_kubectl_sees_it_while_it_runs() {
     let c = cluster().await;
     let cfg = c.config("cli", &[("Slowish", "cortex/slowish:1", "")], "");
-    let mut child = runner(
+    let child = runner(
         &cfg,
         &[
             "run",
