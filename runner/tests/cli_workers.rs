@@ -6,9 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+
+use common::{config, repo};
 
 fn catalog(name: &str) -> String {
     repo()
@@ -16,21 +16,6 @@ fn catalog(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-/// A configuration with the shipped policies, job folders in `jobs`, and a precompiled-module
-/// cache shared by the tests so that each module compiles once.
-fn config(dir: &Path) -> PathBuf {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache");
-    let text = format!(
-        "[jobs]\nroot = {:?}\n[policies]\ndir = {:?}\n[wasm]\ncache_dir = {:?}\n",
-        dir.join("jobs").display().to_string(),
-        repo().join("policies").display().to_string(),
-        cache.display().to_string(),
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn runner(config: &Path, args: &[&str]) -> Output {
@@ -56,7 +41,7 @@ fn stdout_json(out: &Output) -> Value {
 #[test]
 fn analyzers_lists_every_worker_of_the_real_catalogs() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let (a, r) = (catalog("analyzers.json"), catalog("responders.json"));
     let out = runner(
         &cfg,
@@ -98,7 +83,7 @@ fn analyzers_lists_every_worker_of_the_real_catalogs() {
 #[test]
 fn run_prints_a_summary_and_exits_0_on_success() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let out = runner(
         &cfg,
         &[
@@ -145,7 +130,7 @@ fn run_prints_a_summary_and_exits_0_on_success() {
 #[test]
 fn run_json_and_keep_leave_the_folder_and_print_the_report() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let a = catalog("analyzers.json");
     let out = runner(
         &cfg,
@@ -204,7 +189,7 @@ fn run_json_and_keep_leave_the_folder_and_print_the_report() {
 #[test]
 fn a_failed_job_exits_1_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     // ValidateObservable does not take files: refused before running, report failure.
     let out = runner(
         &cfg,
@@ -258,7 +243,7 @@ fn a_failed_job_exits_1_with_the_reason() {
 #[test]
 fn setup_and_usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let out = runner(
         &cfg,
         &[
@@ -302,7 +287,7 @@ fn setup_and_usage_errors_exit_2() {
 #[test]
 fn explain_gives_the_decision_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let big = dir.path().join("big.eml");
     std::fs::write(&big, vec![b'x'; 65 * 1024 * 1024]).unwrap();
     let out = runner(
@@ -341,7 +326,7 @@ fn explain_gives_the_decision_and_reason() {
 #[test]
 fn job_runs_an_existing_cortex_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let input = cortex_job::JobInput::new("domain", "thehive-project.org");
     let folder = cortex_job::JobFolder::create(dir.path(), "job1", &input, None).unwrap();
     let out = runner(
@@ -369,7 +354,7 @@ fn job_runs_an_existing_cortex_folder() {
 #[test]
 fn config_show_prints_values_with_sources_and_masks_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
         .args(["config", "show", "--json", "--config"])
         .arg(&cfg)
@@ -405,7 +390,7 @@ fn config_show_prints_values_with_sources_and_masks_secrets() {
 #[test]
 fn a_responder_gets_its_json_object_as_data() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let r = catalog("responders.json");
     let object = r#"{"_type": "case", "title": "phishing"}"#;
     let args = [
@@ -451,7 +436,7 @@ fn runner_text(config: &Path, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn run_summary_escapes_terminal_sequences_a_worker_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     // An e-mail whose attachment is named with an OSC 52 clipboard write and a right-to-left
     // override: EmlParser reports the name in its artifacts, as the original does.
     let name = "a\x1b]52;c;ZXZpbA==\x07\u{202e}fdp.exe";
@@ -512,7 +497,7 @@ fn run_summary_escapes_terminal_sequences_a_worker_writes() {
 #[test]
 fn run_file_must_be_a_regular_file() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let folder = dir.path().join("a-folder");
     std::fs::create_dir(&folder).unwrap();
     let cases = [
@@ -548,7 +533,7 @@ fn run_file_must_be_a_regular_file() {
 #[test]
 fn tlp_and_pap_outside_cortex_levels_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     for command in ["run", "explain"] {
         for (flag, value) in [
             ("--tlp", "9"),
@@ -578,7 +563,7 @@ fn tlp_and_pap_outside_cortex_levels_are_usage_errors() {
 #[test]
 fn tlp_and_pap_at_the_edges_of_cortex_levels_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     for (tlp, pap) in [("0", "3"), ("3", "0")] {
         let (code, stdout, stderr) = runner_text(
             &cfg,
@@ -613,7 +598,7 @@ fn tlp_and_pap_at_the_edges_of_cortex_levels_are_accepted() {
 #[test]
 fn an_observable_starting_with_a_hyphen_is_data_not_a_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let (code, stdout, stderr) = runner_text(
         &cfg,
         &[
@@ -709,7 +694,7 @@ fn a_config_file_elsewhere_resolves_its_relative_paths_from_its_own_directory() 
 #[test]
 fn config_show_escapes_values_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = config(dir.path(), "");
     let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
         .args(["config", "show", "--config"])
         .arg(&cfg)

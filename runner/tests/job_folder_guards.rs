@@ -3,30 +3,15 @@
 //! `jobs.max_artifact_total_mib`), their ranges, and job folders whose input is a symlink or
 //! holds levels Cortex would refuse (exit 2 with the exact reason).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use cortex_job::{JobFolder, JobInput};
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
 
-/// A configuration with the shipped policies, a module cache shared with the other CLI tests,
-/// and `jobs` lines added to `[jobs]`.
-fn config(dir: &Path, jobs: &str) -> PathBuf {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache");
-    let text = format!(
-        "[jobs]\nroot = {:?}\n{jobs}\n[policies]\ndir = {:?}\n[wasm]\ncache_dir = {:?}\n",
-        dir.join("jobs").display().to_string(),
-        repo().join("policies").display().to_string(),
-        cache.display().to_string(),
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use common::config;
 
 fn job(config: &Path, folder: &Path) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_cortex-runner"))

@@ -12,6 +12,10 @@ use cortex_job::{JobFolder, JobInput};
 use serde_json::{Value, json};
 use test_programs_artifacts as programs;
 
+mod common;
+
+use common::config_with;
+
 /// How long a cancelled job may take to end, report included.
 const PROMPT: Duration = Duration::from_secs(5);
 
@@ -29,17 +33,8 @@ fn config(dir: &Path) -> PathBuf {
         )
         .unwrap();
     }
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache");
-    let text = format!(
-        "[jobs]\nroot = {:?}\n[policies]\ndir = {:?}\n[wasm]\nmodule_dirs = [{:?}]\ncache_dir = {:?}\n",
-        dir.join("jobs").display().to_string(),
-        policies.display().to_string(),
-        modules.display().to_string(),
-        cache.display().to_string(),
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let module_dirs = format!("module_dirs = [{:?}]", modules.display().to_string());
+    config_with(dir, &policies, "", &module_dirs)
 }
 
 /// A command whose output ends, interrupted.
