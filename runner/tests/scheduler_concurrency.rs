@@ -15,7 +15,7 @@ use cortex_runner::backend::{
 use cortex_runner::catalog::Catalog;
 use cortex_runner::config::{KubernetesConfig, WasmConfig};
 use cortex_runner::policy::{PolicyContext, PolicySet, load_str};
-use cortex_runner::scheduler::{STOPPED_MESSAGE, Scheduler, Slots, Usage};
+use cortex_runner::scheduler::{JobHandle, STOPPED_MESSAGE, Scheduler, Slots, Usage};
 use cortex_runner::workers::{Worker, WorkerTable};
 use serde_json::json;
 use test_programs_artifacts as programs;
@@ -343,12 +343,20 @@ async fn a_running_jobs_deadline_includes_its_time_in_the_queue() {
     assert_eq!(scheduler.slots().usage().running, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_the_handle_of_a_queued_or_running_job_still_writes_its_report() {
-    // A caller that goes away (a client disconnect) does not take the job with it: both jobs
-    // run to their end, one after the other, and each leaves the worker's report.
+/// Two jobs of worker `A` (one at a time) whose fake runs take `delay`: one running, one queued
+/// behind it; each with its handle and folder.
+struct Pair {
+    gauge: Arc<Gauge>,
+    scheduler: Arc<Scheduler>,
+    running: (JobHandle, Arc<JobFolder>),
+    queued: (JobHandle, Arc<JobFolder>),
+    /// Holds the job folders.
+    _root: tempfile::TempDir,
+}
+
+/// Submits the two jobs of a [`Pair`] and returns once one runs and the other waits.
+async fn running_and_queued(delay: Duration) -> Pair {
     let gauge = Arc::new(Gauge::default());
-    let delay = Duration::from_millis(300);
     let scheduler = scheduler(4, "concurrency = 1\n", gauge.clone(), delay);
     let root = tempfile::tempdir().unwrap();
     let (f1, f2) = (
@@ -359,6 +367,26 @@ async fn dropping_the_handle_of_a_queued_or_running_job_still_writes_its_report(
     until(&scheduler, 1, 0).await;
     let queued = scheduler.submit("A", f2.clone(), Instant::now());
     until(&scheduler, 1, 1).await;
+    Pair {
+        gauge,
+        scheduler,
+        running: (running, f1),
+        queued: (queued, f2),
+        _root: root,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_of_a_queued_or_running_job_still_writes_its_report() {
+    // A caller that goes away (a client disconnect) does not take the job with it: both jobs
+    // run to their end, one after the other, and each leaves the worker's report.
+    let Pair {
+        gauge,
+        scheduler,
+        running: (running, f1),
+        queued: (queued, f2),
+        _root,
+    } = running_and_queued(Duration::from_millis(300)).await;
     drop(queued);
     drop(running);
     assert_eq!(scheduler.in_flight(), 2);
@@ -373,18 +401,13 @@ async fn dropping_the_handle_of_a_queued_or_running_job_still_writes_its_report(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_queued_or_running_job_frees_its_slot_and_reports_why() {
-    let gauge = Arc::new(Gauge::default());
-    let delay = Duration::from_secs(60);
-    let scheduler = scheduler(4, "concurrency = 1\n", gauge.clone(), delay);
-    let root = tempfile::tempdir().unwrap();
-    let (f1, f2) = (
-        folder(root.path(), "running"),
-        folder(root.path(), "queued"),
-    );
-    let running = scheduler.submit("A", f1.clone(), Instant::now());
-    until(&scheduler, 1, 0).await;
-    let queued = scheduler.submit("A", f2.clone(), Instant::now());
-    until(&scheduler, 1, 1).await;
+    let Pair {
+        gauge,
+        scheduler,
+        running: (running, f1),
+        queued: (queued, f2),
+        _root,
+    } = running_and_queued(Duration::from_secs(60)).await;
 
     queued.cancel("deleted by the client");
     let record = tokio::time::timeout(Duration::from_secs(5), queued)
