@@ -70,6 +70,19 @@ impl PodCtx {
         );
     }
 
+    /// A kubelet warning about the pod as a whole (no container field path), such as
+    /// `FailedMount`.
+    fn pod_warning(&self, reason: &str, message: String) {
+        record(
+            &self.shared.store,
+            &self.involved(false),
+            true,
+            reason,
+            message,
+            "kubelet",
+        );
+    }
+
     fn base_status(&self, state: ContainerState, ready: bool) -> ContainerStatus {
         ContainerStatus {
             name: self.container.name.clone(),
@@ -81,6 +94,36 @@ impl PodCtx {
             state: Some(state),
             ..ContainerStatus::default()
         }
+    }
+
+    /// The status of the container once it has ended: `terminated` with the exit code, reason
+    /// and message, not ready, not started, with its container id.
+    fn terminated(
+        &self,
+        container_id: &str,
+        exit_code: i32,
+        reason: &str,
+        message: Option<String>,
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    ) -> ContainerStatus {
+        let mut cs = self.base_status(
+            ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    container_id: Some(container_id.to_owned()),
+                    exit_code,
+                    finished_at: Some(now()),
+                    message,
+                    reason: Some(reason.to_owned()),
+                    signal: None,
+                    started_at: Some(started_at),
+                }),
+                ..ContainerState::default()
+            },
+            false,
+        );
+        cs.started = Some(false);
+        cs.container_id = Some(container_id.to_owned());
+        cs
     }
 
     /// Writes the pod status; `false` when the pod is gone.
@@ -275,27 +318,13 @@ pub async fn run_pod(shared: Arc<Shared>, pod: Pod, mut kill: watch::Receiver<bo
             "MountVolume.SetUp failed for volume {:?} : mount failed: exit status 32\nmount.nfs: Connection timed out",
             volume.name
         );
-        record(
-            &ctx.shared.store,
-            &ctx.involved(false),
-            true,
-            "FailedMount",
-            msg,
-            "kubelet",
-        );
+        ctx.pod_warning("FailedMount", msg);
         return until_killed(&mut kill).await;
     }
     let plan = match mounts::plan(&pod_dir, &ctx.shared.pvc_dir, &spec, &ctx.container, &env) {
         Ok(p) => p,
         Err(PlanError::Volume(msg)) => {
-            record(
-                &ctx.shared.store,
-                &ctx.involved(false),
-                true,
-                "FailedMount",
-                msg,
-                "kubelet",
-            );
+            ctx.pod_warning("FailedMount", msg);
             return until_killed(&mut kill).await;
         }
         Err(PlanError::Config(msg)) => {
@@ -540,23 +569,7 @@ fn finish(
             .unwrap_or(tail.len());
         message = (!tail.is_empty()).then(|| tail[start..].to_owned());
     }
-    let mut cs = ctx.base_status(
-        ContainerState {
-            terminated: Some(ContainerStateTerminated {
-                container_id: Some(container_id.to_owned()),
-                exit_code,
-                finished_at: Some(now()),
-                message,
-                reason: Some(reason.to_owned()),
-                signal: None,
-                started_at: Some(started_at),
-            }),
-            ..ContainerState::default()
-        },
-        false,
-    );
-    cs.started = Some(false);
-    cs.container_id = Some(container_id.to_owned());
+    let cs = ctx.terminated(container_id, exit_code, reason, message, started_at);
     let (phase, outcome, cond_reason) = if exit_code == 0 {
         ("Succeeded", PodOutcome::Succeeded, "PodCompleted")
     } else {
@@ -593,25 +606,13 @@ fn evict(
     started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) -> PodOutcome {
     ctx.event(true, "Evicted", EVICTION_MESSAGE.to_owned());
-    let mut cs = ctx.base_status(
-        ContainerState {
-            terminated: Some(ContainerStateTerminated {
-                container_id: Some(container_id.to_owned()),
-                exit_code: 137,
-                finished_at: Some(now()),
-                reason: Some("ContainerStatusUnknown".to_owned()),
-                message: Some(
-                    "The container could not be located when the pod was terminated".to_owned(),
-                ),
-                signal: None,
-                started_at: Some(started_at),
-            }),
-            ..ContainerState::default()
-        },
-        false,
+    let cs = ctx.terminated(
+        container_id,
+        137,
+        "ContainerStatusUnknown",
+        Some("The container could not be located when the pod was terminated".to_owned()),
+        started_at,
     );
-    cs.started = Some(false);
-    cs.container_id = Some(container_id.to_owned());
     // One status update, as the kubelet makes it: phase, reason and condition together.
     let evicted = |st: &mut PodStatus| {
         st.reason = Some("Evicted".to_owned());
