@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{next_event, raw, sh_job, start, watch};
+use common::{eventually, next_event, pod_spec, raw, sh_job, start, watch};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -88,14 +88,7 @@ async fn status_objects_match_the_api_server() {
     assert_eq!(e.message, "jobs.batch \"dup\" already exists");
 
     let mut bad = sh_job("bad", "true");
-    bad.spec
-        .as_mut()
-        .unwrap()
-        .template
-        .spec
-        .as_mut()
-        .unwrap()
-        .restart_policy = None;
+    pod_spec(&mut bad).restart_policy = None;
     let e = api_err(jobs.create(&PostParams::default(), &bad).await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
     assert_eq!(
@@ -186,20 +179,15 @@ async fn label_selectors_equality_and_set_based() {
     assert_eq!(names("worker notin (x1,x3),app").await, ["x2"]);
     assert_eq!(names("!worker").await, Vec::<String>::new());
     let pods: Api<Pod> = Api::namespaced(env.client.clone(), "default");
-    let mut p = pods
-        .list(&ListParams::default().labels("job-name=x2"))
-        .await
-        .unwrap();
-    for _ in 0..1500 {
-        if !p.items.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        p = pods
+    let pods = &pods;
+    let p = eventually("a pod of job x2", || async move {
+        let p = pods
             .list(&ListParams::default().labels("job-name=x2"))
             .await
             .unwrap();
-    }
+        (!p.items.is_empty()).then_some(p)
+    })
+    .await;
     assert_eq!(p.items.len(), 1);
     let labels = p.items[0].metadata.labels.clone().unwrap();
     assert_eq!(labels["app"], "cortex");
@@ -231,12 +219,11 @@ async fn delete_propagation_background_foreground_orphan() {
                 .len()
         }
     };
-    for _ in 0..1500 {
-        if count("job-name in (bg,fg,or)").await == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let count = &count;
+    eventually("the pods of bg, fg and or", || async move {
+        (count("job-name in (bg,fg,or)").await == 3).then_some(())
+    })
+    .await;
     // Background: the Job goes at once (a Success Status), its pod right after.
     let r = jobs
         .delete("bg", &DeleteParams::background())
@@ -262,21 +249,21 @@ async fn delete_propagation_background_foreground_orphan() {
         r.left().unwrap().metadata.finalizers,
         Some(vec!["orphan".to_owned()])
     );
-    let mut ok = false;
-    for _ in 0..1500 {
-        let gone = jobs
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty();
-        if gone && count("job-name in (bg,fg)").await == 0 && count("job-name=or").await == 1 {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(ok, "jobs gone, bg/fg pods gone, the orphan pod kept");
+    let jobs_api = &jobs;
+    eventually(
+        "jobs gone, bg/fg pods gone, the orphan pod kept",
+        || async move {
+            let gone = jobs_api
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty();
+            (gone && count("job-name in (bg,fg)").await == 0 && count("job-name=or").await == 1)
+                .then_some(())
+        },
+    )
+    .await;
     let orphan = &pods
         .list(&ListParams::default().labels("job-name=or"))
         .await

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{raw, sh_job, start};
+use common::{eventually, raw, sh_job, start};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, PostParams};
 use kube_standin::exits::now_unix_us;
@@ -22,14 +20,12 @@ async fn each_container_exit_is_timed_to_the_microsecond() {
     )
     .await
     .unwrap();
-    let mut exits = Vec::new();
-    for _ in 0..1500 {
-        exits = env.handle.exits();
-        if !exits.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let handle = &env.handle;
+    let exits = eventually("the container's exit", || async move {
+        let exits = handle.exits();
+        (!exits.is_empty()).then_some(exits)
+    })
+    .await;
     let after = now_unix_us();
     assert_eq!(exits.len(), 1, "{exits:?}");
     let exit = &exits[0];

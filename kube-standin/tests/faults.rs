@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{next_event, raw, sh_job, start, watch};
+use common::{eventually, next_event, raw, sh_job, start, watch};
 use futures::TryStreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, PostParams};
@@ -80,13 +80,11 @@ async fn dropped_watches_and_forced_410() {
     let path = "/apis/batch/v1/namespaces/default/jobs?watch=1";
     let mut w = watch(&env.handle, path).await;
     // Wait until the server counts the stream as open.
-    for _ in 0..1500 {
-        if env.handle.stats().watches_open == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(env.handle.stats().watches_open, 1);
+    let handle = &env.handle;
+    eventually("the watch counted as open", || async move {
+        (handle.stats().watches_open == 1).then_some(())
+    })
+    .await;
     env.handle.set_faults(Faults {
         drop_watches: true,
         expire_next_watches: 1,

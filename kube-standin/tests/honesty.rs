@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Env, sh_job, start};
+use common::{Env, eventually, pod_spec, sh_job, start};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, ListParams, PostParams};
 use kube_standin::Config;
@@ -59,15 +59,12 @@ async fn next_line(out: &mut tokio::io::Lines<BufReader<tokio::process::ChildStd
 }
 
 async fn wait_condition(jobs: &Api<Job>, name: &str, ty: &str) {
-    for _ in 0..1500 {
+    eventually(&format!("job {name} with condition {ty}"), || async move {
         let j = jobs.get(name).await.unwrap();
         let conds = j.status.and_then(|s| s.conditions).unwrap_or_default();
-        if conds.iter().any(|c| c.type_ == ty) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {name} never got condition {ty}");
+        conds.iter().any(|c| c.type_ == ty).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -167,19 +164,19 @@ async fn kubectl_get_logs_watch_and_delete() {
     }
     // kubectl deletes with propagationPolicy=Background: the pod goes too.
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), "default");
-    for _ in 0..1500 {
-        if pods
-            .list(&ListParams::default().labels("job-name=kc"))
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the pod of job kc outlived kubectl delete");
+    let pods = &pods;
+    eventually(
+        "the pod of job kc gone after kubectl delete",
+        || async move {
+            pods.list(&ListParams::default().labels("job-name=kc"))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -193,15 +190,7 @@ async fn every_stored_object_validates_for_kubernetes_1_33() {
     failing.spec.as_mut().unwrap().active_deadline_seconds = Some(30);
     jobs.create(&PostParams::default(), &failing).await.unwrap();
     let mut pull = sh_job("v-pull", "true");
-    pull.spec
-        .as_mut()
-        .unwrap()
-        .template
-        .spec
-        .as_mut()
-        .unwrap()
-        .containers[0]
-        .image = Some("gone:1".into());
+    pod_spec(&mut pull).containers[0].image = Some("gone:1".into());
     jobs.create(&PostParams::default(), &pull).await.unwrap();
     wait_condition(&jobs, "v-ok", "Complete").await;
     wait_condition(&jobs, "v-fail", "Failed").await;

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{sh_job, start};
+use common::{eventually, pod_spec, sh_job, start};
 use futures::TryStreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
@@ -55,24 +55,17 @@ fn container(p: &Pod) -> ContainerStatus {
 
 /// Polls until the pod's container has a waiting reason equal to `reason`.
 async fn wait_waiting(client: &kube::Client, job: &str, reason: &str) -> Pod {
-    for _ in 0..1500 {
-        if let Some(p) = pods_of(client, job).await.into_iter().next()
-            && p.status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .is_some()
-        {
-            let w = container(&p)
-                .state
-                .and_then(|s| s.waiting)
-                .and_then(|w| w.reason);
-            if w.as_deref() == Some(reason) {
-                return p;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {job}: no pod waiting with {reason}");
+    let what = format!("job {job}: a pod waiting with {reason}");
+    eventually(&what, || async move {
+        let p = pods_of(client, job).await.into_iter().next()?;
+        p.status.as_ref()?.container_statuses.as_ref()?;
+        let waiting = container(&p)
+            .state
+            .and_then(|s| s.waiting)
+            .and_then(|w| w.reason);
+        (waiting.as_deref() == Some(reason)).then_some(p)
+    })
+    .await
 }
 
 async fn events_for(client: &kube::Client, pod: &str) -> Vec<(String, String)> {
@@ -167,13 +160,12 @@ async fn job_runs_to_completion_then_logs_termination_message_and_delete() {
     jobs.delete("ok", &DeleteParams::background())
         .await
         .unwrap();
-    for _ in 0..1500 {
-        if pods_of(&env.client, "ok").await.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the pod outlived a Background delete of its Job");
+    let client = &env.client;
+    eventually(
+        "the pod gone after a Background delete of its Job",
+        || async move { pods_of(client, "ok").await.is_empty().then_some(()) },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -182,15 +174,8 @@ async fn failing_container_retries_until_backoff_limit_exceeded() {
     let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
     let mut job = sh_job("bad", "echo oops >&2; exit 3");
     job.spec.as_mut().unwrap().backoff_limit = Some(1);
-    job.spec
-        .as_mut()
-        .unwrap()
-        .template
-        .spec
-        .as_mut()
-        .unwrap()
-        .containers[0]
-        .termination_message_policy = Some("FallbackToLogsOnError".into());
+    pod_spec(&mut job).containers[0].termination_message_policy =
+        Some("FallbackToLogsOnError".into());
     jobs.create(&PostParams::default(), &job).await.unwrap();
     assert_eq!(
         wait_finished(&env.client, "bad").await,
@@ -227,15 +212,12 @@ async fn active_deadline_fails_the_job_and_deletes_its_pod() {
     let mut job = sh_job("slow", "sleep 30");
     job.spec.as_mut().unwrap().active_deadline_seconds = Some(1);
     jobs.create(&PostParams::default(), &job).await.unwrap();
-    let mut ready = None;
-    for _ in 0..1500 {
-        ready = jobs.get("slow").await.unwrap().status.and_then(|s| s.ready);
-        if ready == Some(1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(ready, Some(1), "status.ready while the pod runs");
+    let jobs_api = &jobs;
+    eventually("status.ready 1 while the pod runs", || async move {
+        let ready = jobs_api.get("slow").await.unwrap().status?.ready;
+        (ready == Some(1)).then_some(())
+    })
+    .await;
     assert_eq!(
         wait_finished(&env.client, "slow").await,
         ("Failed".to_owned(), "DeadlineExceeded".to_owned())
@@ -250,15 +232,7 @@ async fn missing_image_goes_err_image_pull_then_image_pull_back_off() {
     let env = start(Config::default()).await;
     let jobs: Api<Job> = Api::namespaced(env.client.clone(), "default");
     let mut job = sh_job("pull", "true");
-    job.spec
-        .as_mut()
-        .unwrap()
-        .template
-        .spec
-        .as_mut()
-        .unwrap()
-        .containers[0]
-        .image = Some("gone:1".into());
+    pod_spec(&mut job).containers[0].image = Some("gone:1".into());
     jobs.create(&PostParams::default(), &job).await.unwrap();
     let p = wait_waiting(&env.client, "pull", "ErrImagePull").await;
     let w = container(&p).state.unwrap().waiting.unwrap();
@@ -300,15 +274,7 @@ async fn missing_image_goes_err_image_pull_then_image_pull_back_off() {
 
     // An image absent from the map fails to pull too.
     let mut job = sh_job("unmapped", "true");
-    job.spec
-        .as_mut()
-        .unwrap()
-        .template
-        .spec
-        .as_mut()
-        .unwrap()
-        .containers[0]
-        .image = Some("nope:2".into());
+    pod_spec(&mut job).containers[0].image = Some("nope:2".into());
     jobs.create(&PostParams::default(), &job).await.unwrap();
     let p = wait_waiting(&env.client, "unmapped", "ErrImagePull").await;
     assert!(
@@ -446,17 +412,13 @@ async fn follow_streams_the_log_until_the_container_ends() {
     )
     .await
     .unwrap();
-    let mut name = None;
-    for _ in 0..1500 {
-        if let Some(p) = pods_of(&env.client, "fol").await.into_iter().next()
-            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-        {
-            name = p.metadata.name;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let name = name.expect("the pod runs");
+    let client = &env.client;
+    let name = eventually("the pod of job fol running", || async move {
+        let p = pods_of(client, "fol").await.into_iter().next()?;
+        let running = p.status.as_ref()?.phase.as_deref() == Some("Running");
+        if running { p.metadata.name } else { None }
+    })
+    .await;
     let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), "default");
     let lp = LogParams {
         follow: true,
@@ -476,26 +438,23 @@ async fn follow_streams_the_log_until_the_container_ends() {
 
 fn with_container(name: &str, f: impl FnOnce(&mut k8s_openapi::api::core::v1::PodSpec)) -> Job {
     let mut job = sh_job(name, "true");
-    f(job.spec.as_mut().unwrap().template.spec.as_mut().unwrap());
+    f(pod_spec(&mut job));
     job
 }
 
 /// Polls until the job's pod has a condition `PodScheduled=False`; returns its message.
 async fn wait_unschedulable(client: &kube::Client, job: &str) -> String {
-    for _ in 0..1500 {
-        if let Some(p) = pods_of(client, job).await.into_iter().next() {
-            let conds = p.status.and_then(|s| s.conditions).unwrap_or_default();
-            if let Some(c) = conds
-                .iter()
-                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-            {
-                assert_eq!(c.reason.as_deref(), Some("Unschedulable"));
-                return c.message.clone().unwrap();
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("job {job}: its pod was scheduled");
+    let what = format!("job {job}: a pod with PodScheduled=False");
+    let condition = eventually(&what, || async move {
+        let p = pods_of(client, job).await.into_iter().next()?;
+        let conds = p.status?.conditions?;
+        conds
+            .into_iter()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    })
+    .await;
+    assert_eq!(condition.reason.as_deref(), Some("Unschedulable"));
+    condition.message.unwrap()
 }
 
 #[tokio::test]
@@ -598,22 +557,19 @@ async fn unsupported_volume_is_failed_mount_and_value_from_is_config_error() {
     }))
     .unwrap();
     jobs.create(&PostParams::default(), &job).await.unwrap();
-    let mut found = None;
-    for _ in 0..1500 {
-        if let Some(p) = pods_of(&env.client, "fm").await.into_iter().next() {
-            let ev = events_for(&env.client, p.metadata.name.as_deref().unwrap()).await;
-            if let Some(e) = ev.into_iter().find(|e| e.0 == "FailedMount") {
-                found = Some(e.1);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let client = &env.client;
+    let found = eventually("a FailedMount event for the pod of job fm", || async move {
+        let p = pods_of(client, "fm").await.into_iter().next()?;
+        let events = events_for(client, p.metadata.name.as_deref()?).await;
+        events
+            .into_iter()
+            .find(|e| e.0 == "FailedMount")
+            .map(|e| e.1)
+    })
+    .await;
     assert_eq!(
-        found.as_deref(),
-        Some(
-            "MountVolume.SetUp failed for volume \"cfg\": kube-standin supports persistentVolumeClaim, emptyDir and hostPath volumes only"
-        )
+        found,
+        "MountVolume.SetUp failed for volume \"cfg\": kube-standin supports persistentVolumeClaim, emptyDir and hostPath volumes only"
     );
     let p = wait_waiting(&env.client, "fm", "ContainerCreating").await;
     assert_eq!(p.status.unwrap().phase.as_deref(), Some("Pending"));
@@ -664,7 +620,7 @@ async fn no_command_anywhere_is_create_container_error() {
 /// A Cortex-layout job for `folder`, run as uid 1234 with the given `fsGroup`.
 fn job_as_user(name: &str, folder: &str, fs_group: Option<i64>) -> Job {
     let mut job = cortex_job(name);
-    let spec = job.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+    let spec = pod_spec(&mut job);
     spec.security_context = Some(k8s_openapi::api::core::v1::PodSecurityContext {
         run_as_user: Some(1234),
         run_as_group: Some(1234),

@@ -76,6 +76,29 @@ pub async fn start(mut config: Config) -> Env {
     }
 }
 
+/// How many times [`eventually`] looks, [`POLL`] apart: 30 s and the probes' own time, so that a
+/// loaded CI machine does not fail a test the stand-in passes.
+pub const POLLS: usize = 1500;
+/// The pause between two looks of [`eventually`].
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Awaits `probe` until it returns `Some`, [`POLLS`] times at most, [`POLL`] apart; panics
+/// naming `what` when it never does. Every test that waits for the stand-in to get somewhere
+/// (a pod to run, a Job to go) waits through this.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..POLLS {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!("{what}: not within {POLLS} polls {POLL:?} apart");
+}
+
 fn addr(handle: &Handle) -> String {
     handle.url().trim_start_matches("http://").to_owned()
 }
@@ -141,6 +164,19 @@ pub async fn next_event(r: &mut BufReader<TcpStream>) -> Option<serde_json::Valu
         .expect("a watch event within 20 s")
         .unwrap();
     (n > 0).then(|| serde_json::from_str(&line).unwrap())
+}
+
+/// The pod template's spec of `job`, to change its containers or volumes in place.
+pub fn pod_spec(
+    job: &mut k8s_openapi::api::batch::v1::Job,
+) -> &mut k8s_openapi::api::core::v1::PodSpec {
+    job.spec
+        .as_mut()
+        .expect("a Job has a spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("a Job's template has a spec")
 }
 
 /// A Job running `script` with `sh:1` (restartPolicy Never, backoffLimit 0).
