@@ -285,3 +285,42 @@ async fn a_volume_that_cannot_be_mounted_fails_the_job_after_the_start_grace() {
     assert!(started.elapsed() < Duration::from_secs(10));
     no_jobs_left(&c.standin).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_jobs_leaves_the_job_which_kubernetes_validate_accepts() {
+    let c = cluster().await;
+    let cfg = c.config(
+        "keep",
+        &[("Quick", "cortex/quick:1", "")],
+        "keep_jobs = true",
+    );
+    let (scheduler, _) = scheduler(&cfg);
+    let (record, report) = run(&scheduler, "Quick", folder(&c.jobs(), "keep", "1.1.1.1")).await;
+    assert_eq!(report["success"], json!(true), "{report}");
+    let name = record.run.unwrap().details["kubernetes_job"].clone();
+    let jobs = jobs_in(&c.standin);
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["metadata"]["name"], name);
+    assert_eq!(c.standin.stats().requests.get("delete jobs"), None);
+    // The Job exactly as the runner created it and the cluster completed it is a valid
+    // Kubernetes 1.33 object.
+    let path = c.dir.path().join("job.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&jobs[0]).unwrap()).unwrap();
+    let out = match std::process::Command::new("kubernetes-validate")
+        .args(["-k", "1.33.0", "--strict"])
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`kubernetes-validate` is not installed: run `python3 -m pip install -r requirements-test.txt`"
+        ),
+        Err(e) => panic!("running kubernetes-validate: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

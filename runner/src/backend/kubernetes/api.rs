@@ -170,9 +170,12 @@ impl KubeApi {
 
     /// The message of the latest `FailedMount` event of `pod`, if any.
     pub async fn failed_mount(&self, pod: &str) -> Result<Option<String>, kube::Error> {
-        let params = ListParams::default().fields(&format!(
-            "involvedObject.kind=Pod,involvedObject.name={pod},reason=FailedMount"
-        ));
+        // The kubelet aggregates repeats into one event with a count: a few suffice.
+        let params = ListParams::default()
+            .fields(&format!(
+                "involvedObject.kind=Pod,involvedObject.name={pod},reason=FailedMount"
+            ))
+            .limit(20);
         let events = self.call(false, || self.events.list(&params)).await?;
         Ok(events
             .items

@@ -49,6 +49,10 @@ use api::KubeApi;
 use outcome::{Assessor, End, Graces, Verdict};
 use watch::Watches;
 
+/// How long a job waits for the Job watch's first list before it fails (the API server is
+/// unreachable or refuses the runner).
+const LIST_WAIT: Duration = Duration::from_secs(30);
+
 /// A connection to the cluster: the API and the two shared watches.
 struct Connected {
     api: Arc<KubeApi>,
@@ -207,6 +211,21 @@ impl KubernetesBackend {
             api: api.clone(),
             name: Some(name.clone()),
         };
+        // A Job of this folder may exist already (a restart, a retry, another replica): know
+        // the cluster's Jobs before deciding to create one.
+        if tokio::time::timeout(LIST_WAIT, watches.listed())
+            .await
+            .is_err()
+        {
+            watches.release(&name, changes);
+            guard.name = None;
+            return failed(format!(
+                "the runner could not list its Jobs in namespace {} within {} s (last error: {})",
+                self.config.namespace,
+                LIST_WAIT.as_secs(),
+                watches.last_error().unwrap_or_else(|| "none".into())
+            ));
+        }
         let seen = watches.seen(&name);
         let adopted = if seen.job.is_some() && !seen.deleted {
             true

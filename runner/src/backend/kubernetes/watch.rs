@@ -63,11 +63,26 @@ pub struct WatchCounters {
 }
 
 /// The state both watches maintain, shared by every waiting job.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Watches {
     slots: Mutex<HashMap<String, Slot>>,
+    /// Whether the Job watch has listed every Job once (its first `InitDone`).
+    jobs_listed: watch::Sender<bool>,
+    /// The last error of either watch, for a report that must say why the cluster is silent.
+    last_error: Mutex<Option<String>>,
     /// Restarts and errors.
     pub counters: WatchCounters,
+}
+
+impl Default for Watches {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::default(),
+            jobs_listed: watch::Sender::new(false),
+            last_error: Mutex::default(),
+            counters: WatchCounters::default(),
+        }
+    }
 }
 
 impl Watches {
@@ -99,6 +114,22 @@ impl Watches {
             slot.seen = Seen::default();
         }
         slot.changed.subscribe()
+    }
+
+    /// Waits until the Job watch has listed the existing Jobs once, so that "not seen" means
+    /// "not there" (a restarted runner must adopt, not create again).
+    pub async fn listed(&self) {
+        let mut listed = self.jobs_listed.subscribe();
+        // The sender lives as long as `self`: `wait_for` cannot fail while we hold it.
+        let _ = listed.wait_for(|listed| *listed).await;
+    }
+
+    /// The last error either watch met, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// What is known of the Job `name` now.
@@ -149,11 +180,16 @@ impl Watches {
                     if let Some(names) = relisted.take() {
                         self.forget_except(kind, &names);
                     }
+                    if matches!(kind, Kind::Job) {
+                        self.jobs_listed.send_replace(true);
+                    }
                 }
                 Ok(Event::Apply(object)) => self.apply(object.into()),
                 Ok(Event::Delete(object)) => self.delete(object.into()),
                 Err(error) => {
                     self.counters.restarts.fetch_add(1, Ordering::Relaxed);
+                    *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(error.to_string());
                     tracing::warn!(kind = ?kind, "Kubernetes watch interrupted, relisting: {error}");
                 }
             }
