@@ -137,36 +137,32 @@ fn written(folder: &JobFolder) -> Value {
     serde_json::from_slice(&text).unwrap()
 }
 
-#[test]
-fn sigint_during_job_cancels_the_spinning_guest_and_leaves_its_report() {
+/// `cortex-runner job --analyzer <worker>` on an `ip` job folder, interrupted by `signal`:
+/// asserts the exit code, the time it took, and the report in the folder and on stdout.
+fn job_interrupted(worker: &str, signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let folder =
-        JobFolder::create(dir.path(), "spin", &JobInput::new("ip", "10.0.0.1"), None).unwrap();
+    let input = JobInput::new("ip", "10.0.0.1");
+    let folder = JobFolder::create(dir.path(), "job", &input, None).unwrap();
     let path = folder.path().display().to_string();
 
-    let out = interrupt(&["job", "--analyzer", "Spin", &path], &cfg, "INT");
+    let out = interrupt(&["job", "--analyzer", worker, &path], &cfg, signal);
 
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.took < PROMPT, "{:?}", out.took);
-    assert_eq!(written(&folder), cancelled("INT"));
+    assert_eq!(written(&folder), cancelled(signal));
     let printed: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(printed, cancelled("INT"));
+    assert_eq!(printed, cancelled(signal));
+}
+
+#[test]
+fn sigint_during_job_cancels_the_spinning_guest_and_leaves_its_report() {
+    job_interrupted("Spin", "INT");
 }
 
 #[test]
 fn sigterm_during_job_cancels_a_guest_asleep_in_a_host_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let folder =
-        JobFolder::create(dir.path(), "sleep", &JobInput::new("ip", "10.0.0.1"), None).unwrap();
-    let path = folder.path().display().to_string();
-
-    let out = interrupt(&["job", "--analyzer", "Sleep", &path], &cfg, "TERM");
-
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.took < PROMPT, "{:?}", out.took);
-    assert_eq!(written(&folder), cancelled("TERM"));
+    job_interrupted("Sleep", "TERM");
 }
 
 #[test]
