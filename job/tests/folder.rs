@@ -65,9 +65,8 @@ fn two_folders_for_one_job_get_different_random_names() {
     assert_ne!(a.path(), b.path());
 }
 
-#[test]
-fn an_attachment_gets_a_random_name_and_replaces_data_in_the_input() {
-    let root = tempfile::tempdir().unwrap();
+/// A `file` job in `root` whose attachment is the 8 bytes `%PDF-1.7`, named `invoice.pdf`.
+fn pdf_job(root: &Path, id: &str) -> JobFolder {
     let input = JobInput {
         data: None,
         ..JobInput::new("file", "")
@@ -77,8 +76,14 @@ fn an_attachment_gets_a_random_name_and_replaces_data_in_the_input() {
         filename: "invoice.pdf",
         content_type: "application/pdf",
     };
+    JobFolder::create(root, id, &input, Some(attachment)).unwrap()
+}
 
-    let folder = JobFolder::create(root.path(), "j1", &input, Some(attachment)).unwrap();
+#[test]
+fn an_attachment_gets_a_random_name_and_replaces_data_in_the_input() {
+    let root = tempfile::tempdir().unwrap();
+
+    let folder = pdf_job(root.path(), "j1");
 
     let path = folder.attachment_path().unwrap();
     let name = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -552,16 +557,7 @@ fn open_refuses_levels_cortex_would_not_accept() {
 #[test]
 fn attachment_size_reads_without_following_what_replaced_the_attachment_or_input() {
     let root = tempfile::tempdir().unwrap();
-    let input = JobInput {
-        data: None,
-        ..JobInput::new("file", "")
-    };
-    let attachment = Attachment {
-        source: AttachmentSource::Bytes(b"%PDF-1.7"),
-        filename: "invoice.pdf",
-        content_type: "application/pdf",
-    };
-    let folder = JobFolder::create(root.path(), "j1", &input, Some(attachment)).unwrap();
+    let folder = pdf_job(root.path(), "j1");
     assert_eq!(folder.attachment_size().unwrap(), Some(8));
     let plain =
         JobFolder::create(root.path(), "j2", &JobInput::new("ip", "1.1.1.1"), None).unwrap();
