@@ -324,3 +324,27 @@ async fn keep_jobs_leaves_the_job_which_kubernetes_validate_accepts() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_submitting_one_folder_run_its_worker_once() {
+    let c = cluster().await;
+    let cfg = c.config("twice", &[("Quick", "cortex/quick:1", "")], "");
+    // Two runners (two replicas, or a retry after a restart) on the same volume and cluster.
+    let (first, _) = scheduler(&cfg);
+    let (second, _) = scheduler(&cfg);
+    let f = folder(&c.jobs(), "twice", "1.1.1.1");
+    let (a, b) = tokio::join!(
+        run(&first, "Quick", f.clone()),
+        run(&second, "Quick", f.clone())
+    );
+    assert_eq!(a.1["success"], json!(true), "{}", a.1);
+    assert_eq!(b.1["success"], json!(true), "{}", b.1);
+    let adopted = [&a.0, &b.0].map(|r| r.run.as_ref().unwrap().details["adopted"].clone());
+    assert!(
+        adopted.contains(&json!(true)) && adopted.contains(&json!(false)),
+        "{adopted:?}"
+    );
+    // One container ran; the second runner met AlreadyExists (or saw the Job) and waited for it.
+    assert_eq!(c.standin.exits().len(), 1, "{:?}", c.standin.exits());
+    no_jobs_left(&c.standin).await;
+}
