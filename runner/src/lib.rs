@@ -12,11 +12,15 @@
 //! queues and runs each job in a task of its own over the [`backend::Backend`] trait (a
 //! [`scheduler::JobHandle`] to await or cancel it), and [`setup`] assembles them from a
 //! configuration.
+//!
+//! [`client`] is the client of the runner service's HTTP API, for Cortex's side of it (`submit`,
+//! `catalog export`).
 
 pub mod adoption;
 pub mod backend;
 pub mod bench;
 pub mod catalog;
+pub mod client;
 pub mod config;
 pub mod policy;
 pub mod sandbox_run;

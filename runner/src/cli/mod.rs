@@ -2,6 +2,7 @@
 
 mod analyzers;
 mod bench;
+mod catalog_export;
 mod config_show;
 mod exec;
 mod explain;
@@ -9,6 +10,7 @@ mod interrupt;
 mod job;
 mod k8s;
 mod run;
+mod submit;
 mod terminal;
 mod workers;
 
@@ -46,6 +48,11 @@ enum Command {
     /// The Kubernetes backend: `k8s manifest` prints the Job a job folder would run as.
     #[command(subcommand)]
     K8s(k8s::K8sCommand),
+    /// Hand an existing Cortex job folder to the runner service and wait for its report.
+    Submit(submit::SubmitArgs),
+    /// Cortex worker definitions for the workers the runner service runs.
+    #[command(subcommand)]
+    Catalog(catalog_export::CatalogCommand),
 }
 
 /// What a subcommand reports back, mapped to the process exit code.
@@ -98,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Config(command) => config_show::run(command),
         Command::K8s(command) => k8s::run(command),
+        Command::Submit(args) => submit::run(args),
+        Command::Catalog(command) => catalog_export::run(command),
     };
     match result {
         Ok(status) => status.into(),
