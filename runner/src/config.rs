@@ -169,8 +169,8 @@ pub struct KubernetesConfig {
     pub keep_jobs: bool,
     /// Seconds a container may wait in `ErrImagePull`/`ImagePullBackOff` before the job fails.
     pub image_pull_grace_s: u64,
-    /// Seconds a pod may stay unschedulable (`FailedScheduling`) or unmounted (`FailedMount`)
-    /// before the job fails.
+    /// Seconds a pod may stay unschedulable (`FailedScheduling`) or unmounted (`FailedMount`),
+    /// and a job may wait for an API server that cannot be reached, before the job fails.
     pub start_grace_s: u64,
     /// Requests per second the runner sends to the API server at most (reads and writes, watches
     /// excluded).

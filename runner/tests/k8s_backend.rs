@@ -348,3 +348,33 @@ async fn two_runners_submitting_one_folder_run_its_worker_once() {
     assert_eq!(c.standin.exits().len(), 1, "{:?}", c.standin.exits());
     no_jobs_left(&c.standin).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_that_cannot_be_reached_fails_the_job_naming_the_error() {
+    let c = cluster().await;
+    let cfg = c.config("down", &[("Quick", "cortex/quick:1", "")], "");
+    // The same kubeconfig, pointing at a port where nothing listens.
+    let kubeconfig = std::fs::read_to_string(c.kubeconfig()).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = c.standin.url().to_string();
+    std::fs::write(
+        c.kubeconfig(),
+        kubeconfig.replace(&url, &format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let (scheduler, _) = scheduler(&cfg);
+    let started = Instant::now();
+    let (_, report) = run(&scheduler, "Quick", folder(&c.jobs(), "down", "1.1.1.1")).await;
+    let message = error_message(&report);
+    assert!(
+        message.starts_with(
+            "the runner could not list its Jobs in namespace cortex within 1 s (last error: "
+        ),
+        "{message}"
+    );
+    assert!(message.contains("onnect"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(jobs_in(&c.standin).is_empty());
+}

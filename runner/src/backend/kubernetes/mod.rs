@@ -49,10 +49,6 @@ use api::KubeApi;
 use outcome::{Assessor, End, Graces, Verdict};
 use watch::Watches;
 
-/// How long a job waits for the Job watch's first list before it fails (the API server is
-/// unreachable or refuses the runner).
-const LIST_WAIT: Duration = Duration::from_secs(30);
-
 /// A connection to the cluster: the API and the two shared watches.
 struct Connected {
     api: Arc<KubeApi>,
@@ -213,7 +209,10 @@ impl KubernetesBackend {
         };
         // A Job of this folder may exist already (a restart, a retry, another replica): know
         // the cluster's Jobs before deciding to create one.
-        if tokio::time::timeout(LIST_WAIT, watches.listed())
+        // An API server that cannot be reached (or refuses the runner) is a start failure: the
+        // job fails after the start grace, naming the error.
+        let list_wait = Duration::from_secs(self.config.start_grace_s.max(1));
+        if tokio::time::timeout(list_wait, watches.listed())
             .await
             .is_err()
         {
@@ -222,7 +221,7 @@ impl KubernetesBackend {
             return failed(format!(
                 "the runner could not list its Jobs in namespace {} within {} s (last error: {})",
                 self.config.namespace,
-                LIST_WAIT.as_secs(),
+                list_wait.as_secs(),
                 watches.last_error().unwrap_or_else(|| "none".into())
             ));
         }
