@@ -560,8 +560,15 @@ mod tests {
             json!([{"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
             "message": "Job was active longer than specified deadline"}]),
         );
+        // The Job's own end waits for the pod watch to catch up, then stands alone.
         assert_eq!(
             a.assess("j", Some(&late), false, &[], now),
+            Verdict::Pending {
+                recheck: Some(now + POD_CATCH_UP)
+            }
+        );
+        assert_eq!(
+            a.assess("j", Some(&late), false, &[], now + POD_CATCH_UP),
             Verdict::Done(End::Failed {
                 cause: "the Job ran past its deadline of 60 s (DeadlineExceeded: Job was active longer than specified deadline)".into(),
                 pod: None,
@@ -577,8 +584,13 @@ mod tests {
             })
         );
         let complete = job(json!([{"type": "Complete", "status": "True"}]));
-        assert_eq!(
+        let mut a = Assessor::new(graces());
+        assert!(matches!(
             a.assess("j", Some(&complete), false, &[], now),
+            Verdict::Pending { .. }
+        ));
+        assert_eq!(
+            a.assess("j", Some(&complete), false, &[], now + POD_CATCH_UP),
             Verdict::Done(End::Exited {
                 code: 0,
                 pod: String::new(),
