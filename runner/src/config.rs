@@ -189,6 +189,18 @@ pub struct ServiceConfig {
     pub token_file: Option<PathBuf>,
     /// The bearer token itself (prefer `token_file`; masked by `config show`).
     pub token: Option<String>,
+    /// Listen on a non-loopback address without a token (refused unless true).
+    pub allow_unauthenticated: bool,
+    /// The largest request body accepted, in KiB; bigger gets `413`. 1 to 1024.
+    pub max_body_kib: u64,
+    /// Seconds a request other than `/wait` may take before it gets `408`. 1 to 600.
+    pub request_timeout_s: u64,
+    /// Seconds in-flight wasm jobs get to finish after SIGTERM or SIGINT before they are
+    /// cancelled. 0 to 3600.
+    pub shutdown_grace_s: u64,
+    /// Finished jobs kept in memory for `GET /v1/jobs/{id}`, the oldest forgotten first.
+    /// 1 to 1,000,000.
+    pub finished_jobs: u64,
 }
 
 impl Default for JobsConfig {
@@ -274,6 +286,11 @@ impl Default for ServiceConfig {
             listen: "127.0.0.1:9980".into(),
             token_file: None,
             token: None,
+            allow_unauthenticated: false,
+            max_body_kib: 64,
+            request_timeout_s: 30,
+            shutdown_grace_s: 30,
+            finished_jobs: 10_000,
         }
     }
 }
@@ -488,8 +505,8 @@ impl Config {
     /// Checks what types alone cannot: every limit within its range ([`limits`]), a parsable
     /// listen address, exclusive keys.
     pub fn validate(&self) -> Result<()> {
-        let (w, k) = (&self.wasm, &self.kubernetes);
-        let ranged: [(&str, u64, RangeInclusive<u64>); 18] = [
+        let (w, k, service) = (&self.wasm, &self.kubernetes, &self.service);
+        let ranged: [(&str, u64, RangeInclusive<u64>); 22] = [
             (
                 "jobs.max_output_mib",
                 self.jobs.max_output_mib,
@@ -547,6 +564,26 @@ impl Config {
                 "jobs.max_artifact_total_mib",
                 self.jobs.max_artifact_total_mib,
                 limits::MAX_ARTIFACT_MIB,
+            ),
+            (
+                "service.max_body_kib",
+                service.max_body_kib,
+                limits::MAX_BODY_KIB,
+            ),
+            (
+                "service.request_timeout_s",
+                service.request_timeout_s,
+                limits::REQUEST_TIMEOUT_S,
+            ),
+            (
+                "service.shutdown_grace_s",
+                service.shutdown_grace_s,
+                limits::SHUTDOWN_GRACE_S,
+            ),
+            (
+                "service.finished_jobs",
+                service.finished_jobs,
+                limits::FINISHED_JOBS,
             ),
         ];
         for (key, value, range) in ranged {

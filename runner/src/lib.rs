@@ -11,7 +11,7 @@
 //! per-worker policy files, [`workers`] joins them into the worker table, [`scheduler`] decides,
 //! queues and runs each job in a task of its own over the [`backend::Backend`] trait (a
 //! [`scheduler::JobHandle`] to await or cancel it), and [`setup`] assembles them from a
-//! configuration.
+//! configuration. [`service`] is the HTTP API of `cortex-runner serve` over the scheduler.
 //!
 //! [`client`] is the client of the runner service's HTTP API, for Cortex's side of it (`submit`,
 //! `catalog export`).
@@ -25,5 +25,6 @@ pub mod config;
 pub mod policy;
 pub mod sandbox_run;
 pub mod scheduler;
+pub mod service;
 pub mod setup;
 pub mod workers;

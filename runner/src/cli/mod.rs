@@ -10,6 +10,7 @@ mod interrupt;
 mod job;
 mod k8s;
 mod run;
+mod serve;
 mod submit;
 mod terminal;
 mod workers;
@@ -48,6 +49,8 @@ enum Command {
     /// The Kubernetes backend: `k8s manifest` prints the Job a job folder would run as.
     #[command(subcommand)]
     K8s(k8s::K8sCommand),
+    /// Serve the HTTP API Cortex calls to run jobs (see `serve --help`).
+    Serve(serve::ServeArgs),
     /// Hand an existing Cortex job folder to the runner service and wait for its report.
     Submit(submit::SubmitArgs),
     /// Cortex worker definitions for the workers the runner service runs.
@@ -95,7 +98,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging();
+    // `serve` sets up its own logging (text or JSON).
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging();
+    }
     let result = match cli.command {
         Command::Exec(args) => exec::run(args),
         Command::Bench(args) => bench::run(args),
@@ -105,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Config(command) => config_show::run(command),
         Command::K8s(command) => k8s::run(command),
+        Command::Serve(args) => serve::run(args),
         Command::Submit(args) => submit::run(args),
         Command::Catalog(command) => catalog_export::run(command),
     };

@@ -46,6 +46,14 @@ pub const MAX_ARTIFACTS: RangeInclusive<u64> = 1..=1_000_000;
 pub const MAX_ARTIFACT_MIB: RangeInclusive<u64> = 1..=1_048_576;
 /// `kubernetes.run_as_user`, `run_as_group`, `fs_group`: the ids Kubernetes accepts.
 pub const POSIX_ID: RangeInclusive<i64> = 0..=2_147_483_647;
+/// `service.max_body_kib`: a request body is read into memory, so at most 1 MiB.
+pub const MAX_BODY_KIB: RangeInclusive<u64> = 1..=1024;
+/// `service.request_timeout_s`: every route but `/wait`, up to 10 minutes.
+pub const REQUEST_TIMEOUT_S: RangeInclusive<u64> = 1..=600;
+/// `service.shutdown_grace_s`: up to an hour.
+pub const SHUTDOWN_GRACE_S: RangeInclusive<u64> = 0..=3600;
+/// `service.finished_jobs`: finished jobs the service keeps in memory.
+pub const FINISHED_JOBS: RangeInclusive<u64> = 1..=1_000_000;
 /// `bench --jobs`.
 pub const BENCH_JOBS: RangeInclusive<u64> = 1..=10_000_000;
 /// `max_tlp` (policy), `run`/`explain --tlp`: the TLP levels Cortex itself accepts.
@@ -73,6 +81,10 @@ pub fn config_range(key: &str) -> Option<String> {
         "kubernetes.log_tail_kib" => LOG_TAIL_KIB,
         "jobs.max_artifacts" => MAX_ARTIFACTS,
         "jobs.max_artifact_mib" | "jobs.max_artifact_total_mib" => MAX_ARTIFACT_MIB,
+        "service.max_body_kib" => MAX_BODY_KIB,
+        "service.request_timeout_s" => REQUEST_TIMEOUT_S,
+        "service.shutdown_grace_s" => SHUTDOWN_GRACE_S,
+        "service.finished_jobs" => FINISHED_JOBS,
         "kubernetes.run_as_user" | "kubernetes.run_as_group" | "kubernetes.fs_group" => {
             return Some(describe(&POSIX_ID));
         }

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use tokio::sync::{oneshot, watch};
 
@@ -22,6 +23,7 @@ use super::{JobRecord, Result, SchedulerError};
 pub struct JobHandle {
     record: oneshot::Receiver<Result<JobRecord>>,
     canceller: Canceller,
+    started: watch::Receiver<Option<Instant>>,
 }
 
 /// Cancels one job; cloneable, so that one party can await a job while another cancels it.
@@ -37,13 +39,29 @@ pub(super) struct CancelSignal {
 }
 
 impl JobHandle {
-    /// A handle receiving the job's record on `record`, and the signal the job watches.
-    pub(super) fn new(record: oneshot::Receiver<Result<JobRecord>>) -> (Self, CancelSignal) {
+    /// A handle receiving the job's record on `record` and its start on `started`, and the
+    /// signal the job watches.
+    pub(super) fn new(
+        record: oneshot::Receiver<Result<JobRecord>>,
+        started: watch::Receiver<Option<Instant>>,
+    ) -> (Self, CancelSignal) {
         let (tx, rx) = watch::channel(None);
         let canceller = Canceller {
             reason: Arc::new(tx),
         };
-        (Self { record, canceller }, CancelSignal { reason: rx })
+        let handle = Self {
+            record,
+            canceller,
+            started,
+        };
+        (handle, CancelSignal { reason: rx })
+    }
+
+    /// When the job got its slot and went to its backend; `None` while it waits (or if it
+    /// ended without running: refused, cancelled or timed out in the queue). For a service
+    /// telling queued jobs from running ones.
+    pub fn started(&self) -> watch::Receiver<Option<Instant>> {
+        self.started.clone()
     }
 
     /// Cancels the job with `reason`; see [`Canceller::cancel`].

@@ -99,6 +99,8 @@ struct Job {
     submitted: Instant,
     /// A backend the job must go to without a decision: a run adopted from an earlier runner.
     adopted_on: Option<BackendKind>,
+    /// Set when the job gets its slot ([`JobHandle::started`]).
+    started: watch::Sender<Option<Instant>>,
 }
 
 impl Scheduler {
@@ -216,7 +218,8 @@ impl Scheduler {
         adopted_on: Option<BackendKind>,
     ) -> JobHandle {
         let (tx, rx) = oneshot::channel();
-        let (handle, cancel) = JobHandle::new(rx);
+        let (started, started_rx) = watch::channel(None);
+        let (handle, cancel) = JobHandle::new(rx, started_rx);
         self.in_flight.send_modify(|n| *n += 1);
         let unfinished = Unfinished {
             scheduler: self.clone(),
@@ -228,6 +231,7 @@ impl Scheduler {
             folder,
             submitted,
             adopted_on,
+            started,
         };
         let scheduler = self.clone();
         tokio::spawn(async move {
@@ -360,6 +364,7 @@ impl Scheduler {
             },
         };
         let queued = job.submitted.elapsed();
+        job.started.send_replace(Some(Instant::now()));
         let backend_job = BackendJob {
             folder: job.folder.clone(),
             worker: entry.clone(),
