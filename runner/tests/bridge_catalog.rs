@@ -6,7 +6,7 @@
 mod bridge_common;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bridge_common::*;
 use serde_json::{Value, json};
@@ -197,26 +197,6 @@ fn a_symlink_in_place_of_a_worker_directory_is_not_followed() {
         )
     );
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
-}
-
-/// Cortex's process runner: the definition's `command` resolved against the directory it lists
-/// (and refused outside it), run in the command's grandparent with the job folder as its one
-/// argument, `REQUESTS_CA_BUNDLE` set when the job has `input/cacerts`.
-pub fn cortex_process_runner(urls_dir: &Path, name: &str, folder: &Path) -> std::process::Output {
-    let definition = read_json(&urls_dir.join(name).join(format!("{name}.json")));
-    let command: PathBuf = urls_dir.join(definition["command"].as_str().unwrap());
-    assert!(
-        command.starts_with(urls_dir),
-        "Cortex drops a command outside its directory"
-    );
-    let base = command.parent().unwrap().parent().unwrap();
-    let mut process = std::process::Command::new(&command);
-    process.arg(folder).current_dir(base);
-    let cacerts = folder.join("input/cacerts");
-    if cacerts.exists() {
-        process.env("REQUESTS_CA_BUNDLE", cacerts);
-    }
-    process.output().unwrap()
 }
 
 #[test]

@@ -332,3 +332,29 @@ pub fn dead_url() -> String {
     drop(listener);
     url
 }
+
+/// Cortex's process runner: the definition's `command` resolved against the directory it lists
+/// (and refused outside it), run in the command's grandparent with the job folder as its one
+/// argument, `REQUESTS_CA_BUNDLE` set when the job has `input/cacerts`.
+pub fn cortex_process_runner(urls_dir: &Path, name: &str, folder: &Path) -> std::process::Output {
+    cortex_process(urls_dir, name, folder).output().unwrap()
+}
+
+/// The command [`cortex_process_runner`] runs, to spawn it.
+pub fn cortex_process(urls_dir: &Path, name: &str, folder: &Path) -> std::process::Command {
+    let text = std::fs::read_to_string(urls_dir.join(name).join(format!("{name}.json"))).unwrap();
+    let definition: Value = serde_json::from_str(&text).unwrap();
+    let command: PathBuf = urls_dir.join(definition["command"].as_str().unwrap());
+    assert!(
+        command.starts_with(urls_dir),
+        "Cortex drops a command outside its directory"
+    );
+    let base = command.parent().unwrap().parent().unwrap();
+    let mut process = std::process::Command::new(&command);
+    process.arg(folder).current_dir(base);
+    let cacerts = folder.join("input/cacerts");
+    if cacerts.exists() {
+        process.env("REQUESTS_CA_BUNDLE", cacerts);
+    }
+    process
+}
