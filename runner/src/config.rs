@@ -198,8 +198,8 @@ pub struct ServiceConfig {
     /// Seconds in-flight wasm jobs get to finish after SIGTERM or SIGINT before they are
     /// cancelled. 0 to 3600.
     pub shutdown_grace_s: u64,
-    /// Finished jobs kept in memory for `GET /v1/jobs/{id}`, the oldest forgotten first.
-    /// 1 to 1,000,000.
+    /// Finished jobs kept in memory for `GET /v1/jobs/{id}`, the oldest forgotten first; also
+    /// the most jobs in flight (more get `503`). 1 to 1,000,000.
     pub finished_jobs: u64,
 }
 

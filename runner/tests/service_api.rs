@@ -118,6 +118,20 @@ fn a_job_runs_through_every_route_and_resubmitting_returns_it() {
         metrics.header("content-type"),
         Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
+    let hits = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("cortex_runner_module_cache_hits_total "))
+        .unwrap_or_else(|| panic!("no cache hits in\n{}", metrics.body));
+    // Readied at start-up (compiled, or loaded precompiled from the shared cache): the job's
+    // load was answered from memory.
+    assert!(hits.parse::<u64>().unwrap() >= 1, "{hits}");
+    let compiled = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("cortex_runner_module_compile_seconds_count "))
+        .unwrap();
+    assert!(compiled.parse::<u64>().unwrap() >= 2, "{compiled}");
     for line in [
         "cortex_runner_jobs_total{worker=\"ValidateObservable\",backend=\"wasm\",outcome=\"success\"} 1",
         "cortex_runner_job_duration_seconds_count{backend=\"wasm\"} 1",
@@ -126,7 +140,6 @@ fn a_job_runs_through_every_route_and_resubmitting_returns_it() {
         "cortex_runner_http_requests_total{route=\"/v1/jobs\",status=\"202\"} 1",
         "cortex_runner_http_requests_total{route=\"/v1/jobs\",status=\"200\"} 2",
         "cortex_runner_http_requests_total{route=\"/v1/jobs/{id}\",status=\"404\"} 1",
-        "# TYPE cortex_runner_module_cache_hits counter",
         "# TYPE cortex_runner_module_compile_seconds histogram",
         "# TYPE cortex_runner_kubernetes_api_errors counter",
         "# TYPE cortex_runner_kubernetes_watch_restarts counter",
@@ -436,4 +449,39 @@ fn sigterm_lets_a_short_job_finish_within_the_grace() {
     assert_eq!(status.code(), Some(0), "{}", server.log());
     let report = report(folder.path());
     assert_eq!(report["success"], true, "{report}");
+}
+
+#[test]
+fn service_keys_out_of_range_are_setup_errors() {
+    for (line, error) in [
+        (
+            "max_body_kib = 0",
+            "`service.max_body_kib` must be an integer from 1 to 1024, found 0",
+        ),
+        (
+            "shutdown_grace_s = 3601",
+            "`service.shutdown_grace_s` must be an integer from 0 to 3600, found 3601",
+        ),
+        (
+            "finished_jobs = 0",
+            "`service.finished_jobs` must be an integer from 1 to 1000000, found 0",
+        ),
+        (
+            "request_timeout_s = 601",
+            "`service.request_timeout_s` must be an integer from 1 to 600, found 601",
+        ),
+    ] {
+        let setup = Setup::new(line);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+            .args(["serve", "--config"])
+            .arg(&setup.config)
+            .env_remove("CORTEX_RUNNER_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("error: config {}: {error}\n", setup.config.display())
+        );
+    }
 }

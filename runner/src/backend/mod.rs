@@ -153,4 +153,11 @@ pub trait Backend: Send + Sync + 'static {
         let _ = worker;
         Box::pin(async { Ok(()) })
     }
+
+    /// How many module loads a cache answered (in memory, or precompiled on disk) instead of a
+    /// compilation, for the service's metrics; `None` for a backend without modules (the
+    /// default).
+    fn module_cache_hits(&self) -> Option<u64> {
+        None
+    }
 }

@@ -1,6 +1,7 @@
 //! The wasm backend: runs a worker's verified module in the in-process [`wasm_host::Sandbox`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ pub struct WasmBackend {
     defaults: LaneLimits,
     /// Compiled modules by sha256: a file's and a built-in module's alike.
     modules: Mutex<HashMap<String, Module>>,
+    /// Loads answered from `modules`.
+    module_hits: AtomicU64,
 }
 
 impl std::fmt::Debug for WasmBackend {
@@ -45,6 +48,7 @@ impl WasmBackend {
             stderr_bytes: DEFAULT_CAPTURE_BYTES,
             defaults,
             modules: Mutex::default(),
+            module_hits: AtomicU64::new(0),
         }
     }
 
@@ -70,6 +74,7 @@ impl WasmBackend {
             .unwrap_or_else(|p| p.into_inner())
             .get(sha256)
         {
+            self.module_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(module.clone());
         }
         let sandbox = self.sandbox.clone();
@@ -191,5 +196,14 @@ impl Backend for WasmBackend {
                 _ => Ok(()),
             }
         })
+    }
+
+    fn module_cache_hits(&self) -> Option<u64> {
+        let sandbox = self.sandbox.cache_stats();
+        Some(
+            self.module_hits.load(Ordering::Relaxed)
+                + sandbox.memory_hits
+                + sandbox.loaded_precompiled,
+        )
     }
 }

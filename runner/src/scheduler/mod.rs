@@ -141,6 +141,14 @@ impl Scheduler {
         &self.slots
     }
 
+    /// Module loads the backends' caches answered instead of a compilation (for metrics).
+    pub fn module_cache_hits(&self) -> u64 {
+        self.backends
+            .values()
+            .filter_map(|b| b.module_cache_hits())
+            .sum()
+    }
+
     /// Jobs submitted and not yet finalised.
     pub fn in_flight(&self) -> usize {
         *self.in_flight.borrow()

@@ -234,3 +234,40 @@ impl Registry {
         (queued, in_flight.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn foreign(id: &str) -> Arc<Entry> {
+        Arc::new(Entry {
+            id: id.to_string(),
+            worker: "W".into(),
+            folder: Resolved {
+                path: format!("/jobs/{id}").into(),
+                rel: id.to_string(),
+            },
+            submitted: Instant::now(),
+            decision: (None, String::new()),
+            origin: Origin::Foreign { replica: None },
+        })
+    }
+
+    #[test]
+    fn the_oldest_finished_jobs_are_forgotten_beyond_the_bound() {
+        let registry = Registry::new(2);
+        for id in ["a", "b", "c"] {
+            registry.insert_foreign(foreign(id));
+        }
+        assert!(registry.get("a").is_none());
+        assert!(registry.get("b").is_some() && registry.get("c").is_some());
+        // Registered again: the entry already known is kept, nothing is queued twice.
+        let again = registry.insert_foreign(foreign("c"));
+        assert!(Arc::ptr_eq(&again, &registry.get("c").unwrap()));
+        registry.insert_foreign(foreign("d"));
+        assert!(registry.get("b").is_none());
+        assert!(registry.get("c").is_some() && registry.get("d").is_some());
+        assert_eq!(registry.lock().jobs.len(), 2);
+        assert_eq!(registry.lock().finished.len(), 2);
+    }
+}

@@ -201,6 +201,8 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, 
 
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let (queued, in_flight) = app.registry.counts();
+    app.metrics
+        .set_cache_hits(app.scheduler.module_cache_hits());
     let kubernetes = app.kubernetes.as_ref().map(|k| {
         use std::sync::atomic::Ordering::Relaxed;
         let errors = k.api().map_or(0, |api| api.counters.errors.load(Relaxed));
