@@ -1,32 +1,48 @@
 //! `deploy/grafana/cortex-runner.json`: valid JSON, a Grafana dashboard whose every PromQL
 //! expression names only the service's metrics (the issue 11 contract: names, kinds, labels),
-//! each metric shown at least once.
+//! each metric shown at least once; and the contract is what `serve` exports: run with the
+//! cluster's `deploy/kustomize/base/config.toml` (Kubernetes off), it answers the probes the
+//! manifests use and its `/metrics` has every one of these metrics and no other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde_json::Value;
+use cortex_job::{JobFolder, JobInput};
+use serde_json::{Value, json};
 
-/// The metrics `/metrics` exports: name (as scraped, counters with `_total`), whether it is a
-/// histogram (`_bucket`, `_sum`, `_count` series, label `le`), and its labels.
-const METRICS: &[(&str, bool, &[&str])] = &[
+mod common;
+mod service_common;
+
+use service_common::{Server, TOKEN};
+
+/// The metrics `/metrics` exports: name (as scraped, counters with `_total`), OpenMetrics type
+/// (a histogram has `_bucket`, `_sum`, `_count` series and the label `le`), and its labels.
+const METRICS: &[(&str, &str, &[&str])] = &[
     (
         "cortex_runner_jobs_total",
-        false,
+        "counter",
         &["worker", "backend", "outcome"],
     ),
-    ("cortex_runner_job_duration_seconds", true, &["backend"]),
-    ("cortex_runner_queue_depth", false, &[]),
-    ("cortex_runner_jobs_in_flight", false, &[]),
-    ("cortex_runner_module_cache_hits_total", false, &[]),
-    ("cortex_runner_module_compile_seconds", true, &[]),
+    (
+        "cortex_runner_job_duration_seconds",
+        "histogram",
+        &["backend"],
+    ),
+    ("cortex_runner_queue_depth", "gauge", &[]),
+    ("cortex_runner_jobs_in_flight", "gauge", &[]),
+    ("cortex_runner_module_cache_hits_total", "counter", &[]),
+    ("cortex_runner_module_compile_seconds", "histogram", &[]),
     (
         "cortex_runner_http_requests_total",
-        false,
+        "counter",
         &["route", "status"],
     ),
-    ("cortex_runner_kubernetes_api_errors_total", false, &[]),
-    ("cortex_runner_kubernetes_watch_restarts_total", false, &[]),
+    ("cortex_runner_kubernetes_api_errors_total", "counter", &[]),
+    (
+        "cortex_runner_kubernetes_watch_restarts_total",
+        "counter",
+        &[],
+    ),
 ];
 
 /// Labels Prometheus adds to every scraped series.
@@ -45,10 +61,10 @@ const FUNCTIONS: &[&str] = &[
 /// A series name → (the metric it belongs to, the labels it may carry).
 fn series() -> BTreeMap<String, (&'static str, BTreeSet<&'static str>)> {
     let mut all = BTreeMap::new();
-    for &(name, histogram, labels) in METRICS {
+    for &(name, kind, labels) in METRICS {
         let mut labels: BTreeSet<&str> = labels.iter().copied().collect();
         labels.extend(TARGET_LABELS);
-        if histogram {
+        if kind == "histogram" {
             for suffix in ["_sum", "_count"] {
                 all.insert(format!("{name}{suffix}"), (name, labels.clone()));
             }
@@ -245,4 +261,99 @@ fn the_checker_refuses_what_the_contract_does_not_have() {
         .is_empty()
     );
     assert!(!check("cortex_runner_job_duration_seconds", &mut used).is_empty());
+}
+
+/// The cluster's config.toml with what needs a cluster or the image redirected into `dir`:
+/// Kubernetes off, the repository's policies, the cache, the job root and the token in `dir`.
+fn cluster_config_here(dir: &Path) -> std::path::PathBuf {
+    let base = common::repo().join("deploy/kustomize/base/config.toml");
+    let mut config: toml::Table = std::fs::read_to_string(base).unwrap().parse().unwrap();
+    let path = |p: &Path| toml::Value::String(p.to_str().unwrap().to_string());
+    let mut set = |section: &str, key: &str, value: toml::Value| {
+        config[section]
+            .as_table_mut()
+            .unwrap()
+            .insert(key.to_string(), value);
+    };
+    set("jobs", "root", path(&dir.join("jobs")));
+    set("policies", "dir", path(&common::repo().join("policies")));
+    set("wasm", "cache_dir", path(&dir.join("cache")));
+    set("kubernetes", "enabled", toml::Value::Boolean(false));
+    set("service", "token_file", path(&dir.join("token")));
+    std::fs::create_dir_all(dir.join("jobs")).unwrap();
+    std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(&file, toml::to_string(&config).unwrap()).unwrap();
+    file
+}
+
+#[test]
+fn the_service_answers_the_probes_and_exports_exactly_the_contract_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = cluster_config_here(dir.path());
+    // As the Deployment runs it (JSON logs); `start` waits for /readyz to answer 200.
+    let server = Server::start(&config, &["--log-format", "json"]);
+    let health = server.get("/healthz", None);
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        server.get("/readyz", None).json(),
+        json!({"status": "ready"})
+    );
+
+    // One job, so that the per-job families have series.
+    let input = JobInput::new("ip", json!("8.8.8.8"));
+    let folder = JobFolder::create(&dir.path().join("jobs"), "dash", &input, None).unwrap();
+    let rel = folder.path().file_name().unwrap().to_str().unwrap();
+    let accepted = server.submit("ValidateObservable", rel);
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let done = server.get(&format!("/v1/jobs/{id}/wait?timeout=60s"), Some(TOKEN));
+    assert_eq!(
+        (&done.json()["state"], &done.json()["success"]),
+        (&json!("done"), &json!(true)),
+        "{}",
+        done.body
+    );
+
+    let metrics = server.get("/metrics", None).body;
+    // Every metric of the contract, with its type (a counter's family drops `_total`).
+    let types: BTreeMap<&str, &str> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split_once(' ').unwrap())
+        .filter(|(name, _)| name.starts_with("cortex_runner_"))
+        .collect();
+    let expected: BTreeMap<&str, &str> = METRICS
+        .iter()
+        .map(|&(name, kind, _)| (name.strip_suffix("_total").unwrap_or(name), kind))
+        .collect();
+    assert_eq!(types, expected, "{metrics}");
+    // Every series is one the dashboard's checker accepts, with only the contract's labels.
+    let series = series();
+    for line in metrics.lines().filter(|l| l.starts_with("cortex_runner_")) {
+        let name_end = line.find(['{', ' ']).unwrap();
+        let name = &line[..name_end];
+        let Some((_, labels)) = series.get(name) else {
+            panic!("{name} is exported but not in the contract: {line}");
+        };
+        if line[name_end..].starts_with('{') {
+            let inner = &line[name_end + 1..line.find('}').unwrap()];
+            for pair in inner.split("\",") {
+                let label = pair.split('=').next().unwrap();
+                assert!(
+                    labels.contains(label),
+                    "{name} has the label {label}: {line}"
+                );
+            }
+        }
+    }
+    assert!(
+        metrics.contains(
+            r#"cortex_runner_jobs_total{worker="ValidateObservable",backend="wasm",outcome="success"} 1"#
+        ),
+        "{metrics}"
+    );
 }
