@@ -353,6 +353,9 @@ async fn two_runners_submitting_one_folder_run_its_worker_once() {
 async fn an_api_server_that_cannot_be_reached_fails_the_job_naming_the_error() {
     let c = cluster().await;
     let cfg = c.config("down", &[("Quick", "cortex/quick:1", "")], "");
+    // Time for the watch to meet its first error even on a loaded machine.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("start_grace_s = 1", "start_grace_s = 5")).unwrap();
     // The same kubeconfig, pointing at a port where nothing listens.
     let kubeconfig = std::fs::read_to_string(c.kubeconfig()).unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -370,11 +373,11 @@ async fn an_api_server_that_cannot_be_reached_fails_the_job_naming_the_error() {
     let message = error_message(&report);
     assert!(
         message.starts_with(
-            "the runner could not list its Jobs in namespace cortex within 1 s (last error: "
+            "the runner could not list its Jobs in namespace cortex within 5 s (last error: "
         ),
         "{message}"
     );
     assert!(message.contains("onnect"), "{message}");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(20));
     assert!(jobs_in(&c.standin).is_empty());
 }
