@@ -212,13 +212,56 @@ fn a_service_lost_while_the_job_runs_gets_a_failure_report() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let url = &service.url;
     let message = format!(
-        "lost the cortex-runner service at {url} while job cj-bridge-test was queued: GET \
+        "lost the cortex-runner service at {url} while waiting for job cj-bridge-test: GET \
          {url}/v1/jobs/cj-bridge-test/wait?timeout=30s: 502 Bad Gateway after 3 attempts: \
          scripted failure: status 502 as scripted"
     );
     assert_eq!(
         report(&folder),
         json!({"success": false, "errorMessage": message, "input": redacted_input()})
+    );
+}
+
+#[test]
+fn a_lost_service_whose_claim_says_done_leaves_its_final_report() {
+    // A service that ended the job and then stopped: the claim on the shared volume says the
+    // report is final, so the bridge keeps it instead of writing its own.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = job_folder(&dir.path().join("jobs"));
+    let failure = json!({"success": false, "errorMessage": "cancelled: the service stopped",
+                         "input": {}});
+    std::fs::write(folder.output_dir().join("output.json"), failure.to_string()).unwrap();
+    std::fs::write(
+        folder.path().join(".cortex-runner-claim"),
+        r#"{"replica": "a", "state": "done"}"#,
+    )
+    .unwrap();
+    let service = StandIn::start(Script {
+        wait_errors: [502, 502, 502].into(),
+        ..Script::default()
+    });
+    let output = submit(&service.url, &folder, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(report(&folder), failure);
+    // Without the claim's "done", the same loss is the bridge's own report.
+    std::fs::write(
+        folder.path().join(".cortex-runner-claim"),
+        r#"{"replica": "a", "state": "claimed"}"#,
+    )
+    .unwrap();
+    let service = StandIn::start(Script {
+        wait_errors: [502, 502, 502].into(),
+        ..Script::default()
+    });
+    let output = submit(&service.url, &folder, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        report(&folder)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("lost the cortex-runner service at "),
+        "{}",
+        report(&folder)
     );
 }
 

@@ -19,6 +19,7 @@ use cortex_job::{FinaliseOptions, JobFolder, WorkerEnd};
 use cortex_runner::client::{
     ClientError, JobState, JobStatus, Retry, ServiceClient, Submitted, Token,
 };
+use cortex_runner::service::claims::{self, Claim, ClaimState};
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -181,16 +182,36 @@ async fn drive(client: &ServiceClient, args: &SubmitArgs, path: &Path) -> Outcom
                     Err(cause) => return Outcome::Failed(cause),
                 }
             }
+            // A service that stopped gracefully ended its jobs first: the claim in the folder
+            // says so, and the report there is final (a worker's own output.json, before
+            // finalisation, is not).
+            Err(_) if final_in_folder(path) => {
+                return Outcome::Done(JobStatus {
+                    state: JobState::Done,
+                    ..job
+                });
+            }
             Err(e) => {
+                // The state last heard of says little: the job may have started since.
                 return Outcome::Failed(format!(
-                    "lost the cortex-runner service at {} while job {} was {}: {e}",
+                    "lost the cortex-runner service at {} while waiting for job {}: {e}",
                     client.base(),
                     job.id,
-                    job.state
                 ));
             }
         };
     }
+}
+
+/// Whether the service's claim on the folder says its report is final.
+fn final_in_folder(path: &Path) -> bool {
+    matches!(
+        claims::read(path),
+        Ok(Some(Claim {
+            state: ClaimState::Done,
+            ..
+        }))
+    )
 }
 
 /// `POST /v1/jobs`; a folder another replica holds is waited for under the id it names.
