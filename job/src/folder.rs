@@ -142,6 +142,9 @@ pub enum AttachmentSource<'a> {
     Bytes(&'a [u8]),
     /// A file to copy.
     Path(&'a Path),
+    /// A file already open, copied from where it stands: the caller checked what it opened
+    /// (a regular file, not a device or a fifo), and no path is looked up again in between.
+    File(&'a fs::File),
 }
 
 /// The observable file of a `dataType: "file"` job.
@@ -231,6 +234,9 @@ impl JobFolder {
                             path: source.to_owned(),
                             source: e,
                         })?;
+                    io::copy(&mut reader, &mut file).map_err(|e| create_error(&path, e))?;
+                }
+                AttachmentSource::File(mut reader) => {
                     io::copy(&mut reader, &mut file).map_err(|e| create_error(&path, e))?;
                 }
             }

@@ -584,3 +584,28 @@ fn attachment_size_reads_without_following_what_replaced_the_attachment_or_input
         symlink_message(&input_dir)
     );
 }
+
+#[test]
+fn an_open_attachment_is_copied_from_its_descriptor_whatever_its_path_became() {
+    let root = tempfile::tempdir().unwrap();
+    let source = root.path().join("sample.bin");
+    fs::write(&source, b"the checked bytes").unwrap();
+    let file = fs::File::open(&source).unwrap();
+    // The path now names something else: the copy still reads the file that was opened.
+    fs::remove_file(&source).unwrap();
+    fs::write(&source, b"swapped in later").unwrap();
+    let input = JobInput::new("file", json!(null));
+    let folder = JobFolder::create(
+        root.path(),
+        "open-file",
+        &input,
+        Some(Attachment {
+            source: AttachmentSource::File(&file),
+            filename: "sample.bin",
+            content_type: "application/octet-stream",
+        }),
+    )
+    .unwrap();
+    let copied = fs::read(folder.attachment_path().unwrap()).unwrap();
+    assert_eq!(copied, b"the checked bytes");
+}

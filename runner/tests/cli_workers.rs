@@ -500,7 +500,22 @@ fn run_file_must_be_a_regular_file() {
     let cfg = config(dir.path(), "");
     let folder = dir.path().join("a-folder");
     std::fs::create_dir(&folder).unwrap();
+    // A fifo with no writer: opening it for reading must not hang (the file is opened once,
+    // non-blocking, and checked through its descriptor).
+    let fifo = dir.path().join("a-fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
     let cases = [
+        (
+            fifo.display().to_string(),
+            format!("error: --file {}: is not a regular file", fifo.display()),
+        ),
         (
             folder.display().to_string(),
             format!(

@@ -122,15 +122,14 @@ pub fn run(args: RunArgs) -> Result<Status> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let attachment = match (&args.file, &filename) {
-        (Some(path), Some(name)) => {
-            check_regular_file(path)?;
-            Some(Attachment {
-                source: AttachmentSource::Path(path),
-                filename: name,
-                content_type: "application/octet-stream",
-            })
-        }
+    // Opened once and checked through the descriptor: the copy reads exactly what was checked.
+    let file = args.file.as_deref().map(open_regular_file).transpose()?;
+    let attachment = match (&file, &filename) {
+        (Some(file), Some(name)) => Some(Attachment {
+            source: AttachmentSource::File(file),
+            filename: name,
+            content_type: "application/octet-stream",
+        }),
         _ => None,
     };
     let folder = JobFolder::create(root, &job_id(), &input, attachment)?;
@@ -156,16 +155,26 @@ pub fn run(args: RunArgs) -> Result<Status> {
     })
 }
 
-/// Refuses a `--file` that is not a regular file before anything reads it: a directory, or a
-/// device such as `/dev/zero` whose copy would never end.
-pub fn check_regular_file(path: &Path) -> Result<()> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
+/// Opens `--file` and refuses what is not a regular file before anything reads it: a directory,
+/// or a device such as `/dev/zero` whose copy would never end. The check is made on the open
+/// descriptor (non-blocking, so that opening a fifo does not hang), so the file swapped for
+/// another after the check is not what gets copied.
+pub fn open_regular_file(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             bail!("--file {}: no such file", path.display())
         }
         Err(e) => bail!("--file {}: {e}", path.display()),
     };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("--file {}", path.display()))?;
     if meta.is_dir() {
         bail!(
             "--file {}: is a directory, expected a regular file",
@@ -175,7 +184,7 @@ pub fn check_regular_file(path: &Path) -> Result<()> {
     if !meta.is_file() {
         bail!("--file {}: is not a regular file", path.display());
     }
-    Ok(())
+    Ok(file)
 }
 
 /// Runs the job on a fresh runtime; on a terminal, a spinner with the elapsed time appears when
