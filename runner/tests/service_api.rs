@@ -409,8 +409,9 @@ fn listening_beyond_loopback_without_a_token_exits_2() {
     assert!(server.addr.ip().is_unspecified());
 }
 
-#[test]
-fn sigterm_cancels_a_running_job_after_the_grace_and_its_report_is_written() {
+/// Sends `signal` with a job running and a grace of 1 s: new jobs get 503 and `/readyz` says
+/// why during the grace, then the job is cancelled with its report, and the process exits 0.
+fn a_signal_cancels_a_running_job_after_the_grace(signal: &str, name: &str) {
     let setup = Setup::new("shutdown_grace_s = 1");
     let mut server = with_token(&setup);
     let (folder, rel) = setup.folder("term1");
@@ -424,18 +425,115 @@ fn sigterm_cancels_a_running_job_after_the_grace_and_its_report_is_written() {
         .json();
     assert_eq!(job["state"], "running");
     let sent = Instant::now();
-    server.signal("-TERM");
+    server.signal(signal);
+    std::thread::sleep(Duration::from_millis(300));
+    let (_other, other_rel) = setup.folder("term-late");
+    let refused = server.submit(VALIDATE, &other_rel);
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.json(),
+        json!({"error": "shutting down", "detail": "the service is stopping and takes no new jobs; submit to another replica"})
+    );
+    assert_eq!(
+        server.get("/readyz", None).json(),
+        json!({"error": "not ready", "detail": "the service is shutting down"})
+    );
     let status = server.wait_exit(Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "{}", server.log());
     assert!(sent.elapsed() >= Duration::from_secs(1));
     assert_eq!(
         report(folder.path())["errorMessage"],
-        "cancelled: the service stopped (SIGTERM) before the job ended, after a grace of 1 s"
+        format!(
+            "cancelled: the service stopped ({name}) before the job ended, after a grace of 1 s"
+        )
     );
     let claim: Value =
         serde_json::from_slice(&std::fs::read(folder.path().join(".cortex-runner-claim")).unwrap())
             .unwrap();
     assert_eq!(claim["state"], "done");
+}
+
+#[test]
+fn sigterm_cancels_a_running_job_after_the_grace_and_its_report_is_written() {
+    a_signal_cancels_a_running_job_after_the_grace("-TERM", "SIGTERM");
+}
+
+#[test]
+fn sigint_cancels_a_running_job_after_the_grace_and_its_report_is_written() {
+    a_signal_cancels_a_running_job_after_the_grace("-INT", "SIGINT");
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let setup = Setup::new("shutdown_grace_s = 60");
+    let mut server = with_token(&setup);
+    let (_folder, rel) = setup.folder("term3");
+    assert_eq!(server.submit("Sleep", &rel).status, 202);
+    server.signal("-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("-TERM");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(143), "{}", server.log());
+}
+
+#[test]
+fn a_client_that_stalls_its_body_gets_408() {
+    let setup = Setup::new("request_timeout_s = 1");
+    let server = with_token(&setup);
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let head = format!(
+        "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"worker\""
+    );
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    let asked = Instant::now();
+    let mut raw = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut raw);
+    let took = asked.elapsed();
+    let answer = service_common::parse(&raw);
+    assert_eq!(answer.status, 408);
+    assert_eq!(
+        answer.json(),
+        json!({"error": "request timed out", "detail": "the request took longer than 1 s (service.request_timeout_s)"})
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_forgotten_job_submitted_again_is_read_back_from_its_folder() {
+    let setup = Setup::new("finished_jobs = 1");
+    let server = with_token(&setup);
+    let (_a, a) = setup.folder("first");
+    let (_b, b) = setup.folder("second");
+    let id_a = job_name(&a);
+    for rel in [&a, &b] {
+        let id = server.submit(VALIDATE, rel).json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            server
+                .get(&format!("/v1/jobs/{id}/wait"), Some(TOKEN))
+                .json()["state"],
+            "done"
+        );
+    }
+    // The first was forgotten when the second finished.
+    assert_eq!(
+        server.get(&format!("/v1/jobs/{id_a}"), Some(TOKEN)).status,
+        404
+    );
+    let again = server.submit(VALIDATE, &a);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["state"], "done");
+    let job = server.get(&format!("/v1/jobs/{id_a}"), Some(TOKEN)).json();
+    assert_eq!(job["success"], true);
+    assert_eq!(
+        job["summary"],
+        json!({"taxonomies": [{"level": "info", "namespace": "ValidateObs", "predicate": "ip", "value": "valid"}]})
+    );
 }
 
 #[test]

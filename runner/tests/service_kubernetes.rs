@@ -103,3 +103,52 @@ async fn a_stopped_service_leaves_its_kubernetes_job_to_the_next_which_adopts_it
     let stats = c.standin.stats();
     assert_eq!(stats.requests.get("create jobs"), Some(&1), "{stats:?}");
 }
+
+#[test]
+fn readyz_says_why_while_the_kubernetes_api_cannot_be_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\n\
+         users: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[jobs]\nroot = {:?}\n[policies]\ndir = {:?}\n[catalogs]\nanalyzers = []\nresponders = []\n\
+             [kubernetes]\nenabled = true\nkubeconfig = {:?}\n",
+            dir.path().join("jobs").display().to_string(),
+            dir.path().join("policies").display().to_string(),
+            kubeconfig.display().to_string(),
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    let server = service_common::spawn(&config, &[]);
+    assert_eq!(server.get("/healthz", None).json(), json!({"status": "ok"}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = server.get("/readyz", None);
+        assert_eq!(ready.status, 503, "{}", ready.body);
+        let body = ready.json();
+        assert_eq!(body["error"], "not ready");
+        let detail = body["detail"].as_str().unwrap();
+        if detail.starts_with("the Kubernetes API cannot be reached: ") {
+            break;
+        }
+        assert!(
+            [
+                "starting: compiling the built-in modules",
+                "adopting the Kubernetes Jobs an earlier instance left"
+            ]
+            .contains(&detail),
+            "{body}"
+        );
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

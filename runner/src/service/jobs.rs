@@ -102,6 +102,9 @@ pub async fn submit(app: &Arc<App>, request: SubmitRequest) -> Result<Submitted,
     let submitted = Instant::now();
     if let Claimed::Taken(claim) = claimed {
         let owner = claim.as_ref().map(|c| c.replica.clone());
+        // This replica's own claim on a job it has forgotten (beyond service.finished_jobs):
+        // the same job again, read back from its folder.
+        let ours = owner.as_deref() == Some(app.options.replica.as_str());
         let entry = app.registry.insert_foreign(Arc::new(Entry {
             id: id.clone(),
             worker: request.worker.clone(),
@@ -110,6 +113,9 @@ pub async fn submit(app: &Arc<App>, request: SubmitRequest) -> Result<Submitted,
             submitted,
             origin: Origin::Foreign { replica: owner },
         }));
+        if ours {
+            return Ok(Submitted::Existing(entry));
+        }
         let mut error = ApiError::new(
             StatusCode::CONFLICT,
             "job folder taken",

@@ -283,7 +283,7 @@ impl Drop for Server {
 
 /// Parses an HTTP/1.1 answer (a `Content-Length` or chunked body, or one that ends with the
 /// connection).
-fn parse(raw: &[u8]) -> Answer {
+pub fn parse(raw: &[u8]) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
