@@ -334,14 +334,35 @@ fn the_image_and_manifest_command_lines_parse() {
         &std::fs::read_to_string(repo().join("deploy/kustomize/base/deployment.yaml")).unwrap(),
     )
     .unwrap();
-    let manifest_args: Vec<String> = serde_json::from_value(
-        deployment["spec"]["template"]["spec"]["containers"][0]["args"].clone(),
+    let args_of = |container: &Value| -> Vec<String> {
+        serde_json::from_value(container["args"].clone()).unwrap()
+    };
+    let sidecar: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(
+            repo().join("deploy/kustomize/overlays/sidecar/cortex-sidecar.yaml"),
+        )
+        .unwrap(),
     )
     .unwrap();
-    for args in [image_cmd, manifest_args] {
-        assert_eq!(args[0], "serve", "{args:?}");
+    let init = sidecar["spec"]["template"]["spec"]["initContainers"]
+        .as_array()
+        .unwrap();
+    let lines = [
+        (image_cmd, "serve"),
+        (
+            args_of(&deployment["spec"]["template"]["spec"]["containers"][0]),
+            "serve",
+        ),
+        (args_of(&init[0]), "serve"),
+        (args_of(&init[1]), "catalog export"),
+    ];
+    for (args, subcommand) in lines {
+        assert!(
+            args.join(" ").starts_with(subcommand),
+            "{args:?} is not `{subcommand}`"
+        );
         // clap parses (and checks the value of) every flag before `--help`, which then prints
-        // the help instead of serving: an unknown flag or a bad value fails here.
+        // the help instead of running: an unknown flag or a bad value fails here.
         let mut with_help: Vec<&str> = args.iter().map(String::as_str).collect();
         with_help.push("--help");
         let out = runner(&with_help, &[]);
@@ -352,8 +373,11 @@ fn the_image_and_manifest_command_lines_parse() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains("Usage: cortex-runner serve"), "{stdout}");
-        // Without --help a typo'd flag is refused (exit 2), so the check above can fail.
+        assert!(
+            stdout.contains(&format!("Usage: cortex-runner {subcommand}")),
+            "{stdout}"
+        );
+        // A misspelt flag before --help is refused (exit 2), so the check above can fail.
         let mut wrong: Vec<&str> = args.iter().map(String::as_str).collect();
         wrong.extend(["--listn", "0.0.0.0:9980", "--help"]);
         assert_eq!(runner(&wrong, &[]).status.code(), Some(2), "{wrong:?}");

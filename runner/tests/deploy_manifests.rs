@@ -417,7 +417,11 @@ fn assert_config_matches_pod(r: &Rendered, deployment: &str) {
         api["projected"]["sources"][0]["serviceAccountToken"]["path"],
         "token"
     );
-    for other in spec["containers"].as_array().unwrap() {
+    let init = spec["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for other in spec["containers"].as_array().unwrap().iter().chain(&init) {
         if other["name"] != "cortex-runner" {
             let mounts = other["volumeMounts"].to_string();
             assert!(!mounts.contains(str(&api_volume_name(&pod))), "{other:#}");
@@ -518,6 +522,42 @@ fn the_sidecar_is_the_standalone_container_in_cortex_pod_sharing_the_job_volume(
     );
     // One uid for both: Cortex makes job folders 0700.
     assert_eq!(pod["spec"]["securityContext"]["runAsUser"], 10001);
+
+    // After the sidecar has started, `catalog export` writes the worker definitions where
+    // Cortex reads them, talking to the sidecar on localhost with the token file.
+    let init: Vec<&Value> = pod["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let names: Vec<&str> = init.iter().map(|c| str(&c["name"])).collect();
+    assert_eq!(names, ["cortex-runner", "cortex-runner-export"]);
+    let export = init[1];
+    let workers = "/opt/cortex-runner/workers";
+    let port = toml_str(&config, "service", "listen")
+        .rsplit(':')
+        .next()
+        .unwrap();
+    assert_eq!(
+        export["args"],
+        json!([
+            "catalog",
+            "export",
+            workers,
+            "--server",
+            format!("http://127.0.0.1:{port}"),
+            "--token-file",
+            toml_str(&config, "service", "token_file"),
+        ])
+    );
+    assert_eq!(export["image"], sidecar["image"]);
+    let exported = volume_at(&pod, export, workers);
+    assert!(exported["emptyDir"].is_object(), "{exported:#}");
+    assert_eq!(volume_at(&pod, cortex, workers), exported);
+    assert_eq!(
+        volume_at(&pod, export, "/run/secrets/cortex-runner")["secret"]["secretName"],
+        "cortex-runner-token"
+    );
 
     // Cortex's pod admits its own port only: the runner's 9980 is for localhost.
     let policy = r.get("NetworkPolicy", "cortex");
