@@ -628,3 +628,19 @@ fn network_policies_isolate_job_pods_and_admit_only_cortex_to_the_service() {
         }])
     );
 }
+
+#[test]
+fn the_readme_yaml_examples_are_valid_objects() {
+    let readme = std::fs::read_to_string(repo().join("deploy/README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    assert!(!blocks.is_empty());
+    let yaml = blocks.join("---\n");
+    let objects: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&yaml)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect();
+    validate(&Rendered { yaml, objects }, "readme-examples");
+}
