@@ -71,6 +71,21 @@ pub struct LaneLimits {
     pub concurrency: u32,
 }
 
+impl LaneLimits {
+    /// The limits a worker's policy sets for a backend (`timeout_s` and `concurrency` of its
+    /// `[wasm]` or `[kubernetes]` table, already resolved against the configuration), else
+    /// `defaults` for a worker without a policy.
+    pub fn from_policy(set: Option<(u64, u32)>, defaults: LaneLimits) -> Self {
+        match set {
+            Some((timeout_s, concurrency)) => Self {
+                timeout: Duration::from_secs(timeout_s),
+                concurrency,
+            },
+            None => defaults,
+        }
+    }
+}
+
 /// One job handed to a backend. Owned, so that a backend can move it (or parts of it) into a
 /// task that outlives the run's future, e.g. to clean up after a cancelled run.
 #[derive(Debug, Clone)]

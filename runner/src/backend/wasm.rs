@@ -172,13 +172,8 @@ impl Backend for WasmBackend {
     }
 
     fn lane_limits(&self, worker: &Worker) -> LaneLimits {
-        match &worker.policy {
-            Some(p) => LaneLimits {
-                timeout: Duration::from_secs(p.wasm.timeout_s),
-                concurrency: p.wasm.concurrency,
-            },
-            None => self.defaults,
-        }
+        let set = (worker.policy.as_ref()).map(|p| (p.wasm.timeout_s, p.wasm.concurrency));
+        LaneLimits::from_policy(set, self.defaults)
     }
 
     // Dropping the returned future drops `Sandbox::run`'s, which stops the guest at once; the

@@ -489,13 +489,9 @@ impl Backend for KubernetesBackend {
     }
 
     fn lane_limits(&self, worker: &Worker) -> LaneLimits {
-        match &worker.policy {
-            Some(p) => LaneLimits {
-                timeout: Duration::from_secs(p.kubernetes.timeout_s),
-                concurrency: p.kubernetes.concurrency,
-            },
-            None => self.defaults,
-        }
+        let set =
+            (worker.policy.as_ref()).map(|p| (p.kubernetes.timeout_s, p.kubernetes.concurrency));
+        LaneLimits::from_policy(set, self.defaults)
     }
 
     fn accepts_overflow(&self) -> bool {

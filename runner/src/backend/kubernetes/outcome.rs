@@ -187,41 +187,29 @@ impl Assessor {
                 unschedulable = Some(message);
             }
         }
-        match pulling {
-            Some((reason, message, image)) => {
-                let since = *self.pulling_since.get_or_insert(now);
-                let until = since + self.graces.image_pull;
-                if now >= until {
-                    return Verdict::Done(End::Failed {
-                        cause: format!(
-                            "the image {image} could not be pulled for {} s ({reason}: {message})",
-                            self.graces.image_pull.as_secs()
-                        ),
-                        pod: None,
-                        message: None,
-                    });
-                }
-                later(until);
+        let pulled = pulling.map(|(reason, message, image)| {
+            move |s: u64| {
+                format!("the image {image} could not be pulled for {s} s ({reason}: {message})")
             }
-            None => self.pulling_since = None,
+        });
+        let grace = self.graces.image_pull;
+        if let Some(end) = past_grace(&mut self.pulling_since, grace, pulled, now, &mut later) {
+            return Verdict::Done(end);
         }
-        match unschedulable {
-            Some(message) => {
-                let since = *self.unschedulable_since.get_or_insert(now);
-                let until = since + self.graces.start;
-                if now >= until {
-                    return Verdict::Done(End::Failed {
-                        cause: format!(
-                            "the pod could not be scheduled for {} s (FailedScheduling: {message})",
-                            self.graces.start.as_secs()
-                        ),
-                        pod: None,
-                        message: None,
-                    });
-                }
-                later(until);
+        let scheduled = unschedulable.map(|message| {
+            move |s: u64| {
+                format!("the pod could not be scheduled for {s} s (FailedScheduling: {message})")
             }
-            None => self.unschedulable_since = None,
+        });
+        let grace = self.graces.start;
+        if let Some(end) = past_grace(
+            &mut self.unschedulable_since,
+            grace,
+            scheduled,
+            now,
+            &mut later,
+        ) {
+            return Verdict::Done(end);
         }
         match creating {
             Some(pod) => {
@@ -242,6 +230,32 @@ impl Assessor {
         }
         Verdict::Pending { recheck }
     }
+}
+
+/// A slow cause seen since `since` (`cause` writes its sentence from the grace in seconds; `None`
+/// when the cause is gone): the job's failure once the grace has passed, else `None`, with the
+/// grace's end handed to `later`.
+fn past_grace(
+    since: &mut Option<Instant>,
+    grace: Duration,
+    cause: Option<impl FnOnce(u64) -> String>,
+    now: Instant,
+    later: &mut impl FnMut(Instant),
+) -> Option<End> {
+    let Some(cause) = cause else {
+        *since = None;
+        return None;
+    };
+    let until = *since.get_or_insert(now) + grace;
+    if now < until {
+        later(until);
+        return None;
+    }
+    Some(End::Failed {
+        cause: cause(grace.as_secs()),
+        pod: None,
+        message: None,
+    })
 }
 
 /// The name of an object.
