@@ -446,6 +446,13 @@ fn assert_config_matches_pod(r: &Rendered, deployment: &str) {
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["startupProbe"]["httpGet"]["path"], "/healthz");
 
+    // One runner at a time: at start-up it adopts every Job of the runner it finds, so an
+    // update must not start the new pod before the old one has stopped.
+    assert_eq!(
+        r.get("Deployment", deployment)["spec"]["strategy"],
+        json!({"type": "Recreate"})
+    );
+
     // The runner's pod is not a Job pod: the deny-all policy of Job pods must not select it.
     assert_ne!(
         pod["metadata"]["labels"][MANAGED_BY.0], MANAGED_BY.1,
