@@ -502,6 +502,29 @@ fn a_client_that_stalls_its_body_gets_408() {
 }
 
 #[test]
+fn a_client_that_never_finishes_its_headers_is_dropped() {
+    let setup = Setup::new("request_timeout_s = 1");
+    let server = with_token(&setup);
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    std::io::Write::write_all(&mut stream, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let asked = Instant::now();
+    let mut raw = Vec::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let read = std::io::Read::read_to_end(&mut stream, &mut raw);
+    let took = asked.elapsed();
+    // Closed by the server after the header timeout, not by the client's read timeout.
+    assert!(read.is_ok(), "{read:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    // The server still serves everyone else.
+    assert_eq!(server.get("/healthz", None).status, 200);
+}
+
+#[test]
 fn a_forgotten_job_submitted_again_is_read_back_from_its_folder() {
     let setup = Setup::new("finished_jobs = 1");
     let server = with_token(&setup);

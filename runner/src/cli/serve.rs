@@ -20,7 +20,7 @@ use cortex_runner::backend::kubernetes::KubernetesBackend;
 use cortex_runner::config::limits;
 use cortex_runner::policy::ModuleStatus;
 use cortex_runner::service::auth::Token;
-use cortex_runner::service::{App, Options, folders, routes};
+use cortex_runner::service::{App, Options, folders, routes, server};
 use cortex_runner::setup::Setup;
 
 /// `serve` arguments.
@@ -158,13 +158,15 @@ pub fn run(args: ServeArgs) -> Result<Status> {
             let app = app.clone();
             async move { app.closed().await }
         };
-        let server = axum::serve(listener, routes::router(app.clone()))
-            .with_graceful_shutdown(closed)
-            .into_future();
-        let mut server = tokio::spawn(server);
+        let mut server = tokio::spawn(server::serve(
+            listener,
+            routes::router(app.clone()),
+            app.options.request_timeout,
+            closed,
+        ));
         let signal = tokio::select! {
             ended = &mut server => {
-                ended.context("the server task failed")?.context("serving")?;
+                ended.context("the server task failed")?;
                 bail!("the server stopped by itself");
             }
             signal = interrupts.next() => signal,
@@ -183,7 +185,7 @@ pub fn run(args: ServeArgs) -> Result<Status> {
         // The server stops taking connections and finishes the requests under way; a client
         // that keeps a connection busy does not hold the process.
         match tokio::time::timeout(Duration::from_secs(5), server).await {
-            Ok(ended) => ended.context("the server task failed")?.context("serving")?,
+            Ok(ended) => ended.context("the server task failed")?,
             Err(_) => tracing::warn!("requests still open after 5 s; exiting"),
         }
         tracing::info!("stopped");

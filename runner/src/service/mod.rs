@@ -28,6 +28,7 @@ mod jobs;
 pub mod metrics;
 pub mod registry;
 pub mod routes;
+pub mod server;
 mod shutdown;
 mod wait;
 
