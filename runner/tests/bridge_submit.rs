@@ -223,6 +223,27 @@ fn a_service_lost_while_the_job_runs_gets_a_failure_report() {
 }
 
 #[test]
+fn a_service_that_forgot_the_job_gets_the_folder_again() {
+    // A restarted service no longer knows the id: the idempotent submit finds the folder's job
+    // again (or starts it), and the wait goes on.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = job_folder(&dir.path().join("jobs"));
+    let service = StandIn::start(Script {
+        wait_errors: [404].into(),
+        report: success_report(),
+        ..Script::default()
+    });
+    let output = submit(&service.url, &folder, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let wait = "GET /v1/jobs/cj-bridge-test/wait?timeout=30s";
+    assert_eq!(
+        service.lines(),
+        ["POST /v1/jobs", wait, "POST /v1/jobs", wait]
+    );
+    assert_eq!(report(&folder), success_report());
+}
+
+#[test]
 fn a_lost_service_whose_claim_says_done_leaves_its_final_report() {
     // A service that ended the job and then stopped: the claim on the shared volume says the
     // report is final, so the bridge keeps it instead of writing its own.
