@@ -157,6 +157,14 @@ fn an_unknown_worker_is_accepted_and_ends_with_its_failure_report() {
     let setup = Setup::new("");
     let server = with_token(&setup);
     let (folder, rel) = setup.folder("unknown1");
+    // A name no catalog can hold is refused before anything runs: it would reach log lines.
+    let forged = server.submit("Nope\nINFO forged line", &rel);
+    assert_eq!(forged.status, 400);
+    assert_eq!(
+        forged.json(),
+        json!({"error": "bad worker", "detail": "worker \"Nope\\nINFO forged line\" contains a control character; expected a worker's name, Cortex id or catalog name"})
+    );
+    assert!(!folder.path().join(".cortex-runner-claim").exists());
     let posted = server.submit("Nope", &rel);
     assert_eq!(posted.status, 202);
     assert_eq!(posted.json()["backend"], Value::Null);
@@ -175,6 +183,14 @@ fn an_unknown_worker_is_accepted_and_ends_with_its_failure_report() {
         "no worker named Nope in the catalogs or policies"
     );
     assert_eq!(report(folder.path())["errorMessage"], job["error_message"]);
+    // The name a client sent stays out of the metrics' labels.
+    let metrics = server.get("/metrics", None).body;
+    assert!(
+        metrics.contains(
+            "cortex_runner_jobs_total{worker=\"unknown\",backend=\"none\",outcome=\"failure\"} 1"
+        ),
+        "{metrics}"
+    );
 }
 
 #[test]

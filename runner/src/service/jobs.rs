@@ -63,6 +63,7 @@ pub async fn submit(app: &Arc<App>, request: SubmitRequest) -> Result<Submitted,
             "the service is stopping and takes no new jobs; submit to another replica",
         ));
     }
+    check_worker(&request.worker)?;
     let (root, configured) = (
         app.options.job_root.clone(),
         app.options.job_root_configured.clone(),
@@ -154,6 +155,28 @@ pub async fn submit(app: &Arc<App>, request: SubmitRequest) -> Result<Submitted,
     )))
 }
 
+/// The longest worker name accepted.
+const MAX_WORKER_BYTES: usize = 256;
+
+/// Refuses a worker name no catalog can hold: empty, too long, or with a control character (it
+/// would reach log lines, where a newline forges one). Any other unknown name is accepted and
+/// ends in its failure report, as with `cortex-runner job`.
+fn check_worker(worker: &str) -> Result<(), ApiError> {
+    let why = if worker.is_empty() {
+        "is empty"
+    } else if worker.len() > MAX_WORKER_BYTES {
+        "is longer than 256 bytes"
+    } else if worker.chars().any(char::is_control) {
+        "contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::bad_request(
+        "bad worker",
+        format!("worker {worker:?} {why}; expected a worker's name, Cortex id or catalog name"),
+    ))
+}
+
 /// Registers a job this replica runs and follows it to its report in a task of its own.
 pub(super) fn register(
     app: &Arc<App>,
@@ -187,10 +210,10 @@ fn log_state(entry: &Entry, state: &str) {
     let backend = super::metrics::backend_label(entry.decision.0);
     tracing::info!(
         job = %entry.id,
-        worker = %entry.worker,
+        worker = %printable(&entry.worker),
         backend = %backend,
         state,
-        folder = %entry.folder.rel,
+        folder = %printable(&entry.folder.rel),
         "job {state}"
     );
 }
@@ -215,12 +238,19 @@ async fn track(app: Arc<App>, entry: Arc<Entry>, mut handle: JobHandle) {
     };
     let outcome = Outcome::from_record(&record);
     let elapsed = outcome.elapsed.unwrap_or_else(|| entry.submitted.elapsed());
+    // The label is the worker's own name, or `unknown`: what a client sends must not make the
+    // metrics grow without bound.
+    let label = app
+        .scheduler
+        .table()
+        .get(&entry.worker)
+        .map_or("unknown", |w| w.name.as_str());
     app.metrics
-        .job_finished(&entry.worker, outcome.backend, outcome.success, elapsed);
+        .job_finished(label, outcome.backend, outcome.success, elapsed);
     let backend = super::metrics::backend_label(outcome.backend);
     tracing::info!(
         job = %entry.id,
-        worker = %entry.worker,
+        worker = %printable(&entry.worker),
         backend = %backend,
         state = "done",
         success = outcome.success,
@@ -247,6 +277,16 @@ async fn track(app: Arc<App>, entry: Arc<Entry>, mut handle: JobHandle) {
         tracing::warn!(job = %entry.id, "marking the claim done failed: {e}");
     }
     app.registry.finish(&entry, outcome);
+}
+
+/// `text` as a log line may carry it: control characters (a newline that would forge a line)
+/// escaped, anything else as is. Worker names and folders come from clients and the volume.
+pub(super) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.escape_debug().to_string().into()
+    } else {
+        text.into()
+    }
 }
 
 fn foreign_reason(replica: Option<&str>) -> String {

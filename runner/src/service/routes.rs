@@ -128,7 +128,7 @@ async fn delete_job(
         Origin::Local { canceller, .. } => {
             // A job that has ended keeps its report; the first reason wins.
             canceller.cancel(DELETE_REASON);
-            tracing::info!(job = %entry.id, worker = %entry.worker, "cancel requested through the API");
+            tracing::info!(job = %entry.id, worker = %super::jobs::printable(&entry.worker), "cancel requested through the API");
         }
         Origin::Foreign { .. } => {
             let mut error = ApiError::new(

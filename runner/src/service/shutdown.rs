@@ -57,7 +57,7 @@ impl App {
         let mut cancelled = Vec::new();
         for entry in self.registry.in_flight() {
             if left_to_kubernetes(&entry) {
-                tracing::info!(job = %entry.id, worker = %entry.worker, "left running on Kubernetes for the next instance");
+                tracing::info!(job = %entry.id, worker = %super::jobs::printable(&entry.worker), "left running on Kubernetes for the next instance");
                 continue;
             }
             if let Origin::Local { canceller, .. } = &entry.origin {
