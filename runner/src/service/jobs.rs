@@ -225,7 +225,8 @@ async fn track(app: Arc<App>, entry: Arc<Entry>, mut handle: JobHandle) {
     let mut watching = true;
     let record = loop {
         tokio::select! {
-            record = &mut handle => break record,
+            // The start first: a job that starts and ends between two polls still logs both.
+            biased;
             changed = started.changed(), if watching => {
                 // The job starts at most once; after that (or when it ends unstarted) only the
                 // record is awaited.
@@ -234,8 +235,13 @@ async fn track(app: Arc<App>, entry: Arc<Entry>, mut handle: JobHandle) {
                     log_state(&entry, "running");
                 }
             }
+            record = &mut handle => break record,
         }
     };
+    // Ended before its start was seen: its start is logged all the same, in order.
+    if watching && started.borrow().is_some() {
+        log_state(&entry, "running");
+    }
     let outcome = Outcome::from_record(&record);
     let elapsed = outcome.elapsed.unwrap_or_else(|| entry.submitted.elapsed());
     // The label is the worker's own name, or `unknown`: what a client sends must not make the
