@@ -49,7 +49,7 @@ enum Command {
     /// The Kubernetes backend: `k8s manifest` prints the Job a job folder would run as.
     #[command(subcommand)]
     K8s(k8s::K8sCommand),
-    /// Serve the HTTP API Cortex calls to run jobs (see `serve --help`).
+    /// Serve the HTTP API that runs jobs for Cortex (`/v1/jobs`, `/v1/workers`, health, metrics).
     Serve(serve::ServeArgs),
     /// Hand an existing Cortex job folder to the runner service and wait for its report.
     Submit(submit::SubmitArgs),

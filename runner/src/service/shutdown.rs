@@ -1,6 +1,8 @@
-//! The graceful end of the service: no new jobs, a grace period for the jobs in flight, then
-//! cancellation (each cancelled job still ends with its failure report). A Kubernetes job that
-//! is running is left to its Job: the next instance adopts it.
+//! The graceful end of the service: no new jobs (`POST /v1/jobs` answers 503 and `/readyz`
+//! 503, so that a load balancer stops sending, while the waits under way go on and see their
+//! reports), a grace period for the jobs in flight, then cancellation (each cancelled job still
+//! ends with its failure report); only then does the listener close and the open connections
+//! finish. A Kubernetes job that is running is left to its Job: the next instance adopts it.
 
 use std::sync::Arc;
 use std::time::Duration;
