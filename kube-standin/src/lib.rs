@@ -183,6 +183,13 @@ impl Standin {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = routes::router(shared.clone());
         tokio::spawn(async move {
+            // As the real API server (Go sets TCP_NODELAY on every connection): without it,
+            // a watch event written right after another waits for the client's delayed ACK
+            // (Nagle), up to tens of milliseconds.
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;

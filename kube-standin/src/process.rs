@@ -74,7 +74,7 @@ pub fn command(
             params.push(target.to_string_lossy().into_owned());
         }
         script.push_str("exec \"$@\"\n");
-        let mut cmd = tokio::process::Command::new("unshare");
+        let mut cmd = tokio::process::Command::new(resolve("unshare", &host_path()));
         cmd.args([
             "--mount",
             "--propagation",
@@ -95,7 +95,9 @@ pub fn command(
             }
             std::os::unix::fs::symlink(&m.host, &target).map_err(|e| io(e, &target))?;
         }
-        let mut cmd = tokio::process::Command::new(&argv[0]);
+        // The container's PATH, as execvp would search it.
+        let path = env.get("PATH").cloned().unwrap_or_else(host_path);
+        let mut cmd = tokio::process::Command::new(resolve(&argv[0], &path));
         cmd.args(&argv[1..]);
         cmd
     };
@@ -120,4 +122,54 @@ pub fn command(
         .stderr(Stdio::from(log2))
         .kill_on_drop(true);
     Ok(cmd)
+}
+
+/// The stand-in's own `PATH`.
+fn host_path() -> String {
+    std::env::var("PATH").unwrap_or_default()
+}
+
+/// `program` as a path: itself when it names one (it holds a `/`), else the first executable
+/// file of that name in `path`'s directories, else itself (the spawn then fails as before).
+///
+/// A name resolved here lets `std` start the process with `posix_spawn` (a `vfork`): given a
+/// bare name and a changed `PATH`, it falls back to `fork`, which copies the page tables of
+/// the whole stand-in, a few milliseconds per container once it holds thousands of objects.
+pub fn resolve(program: &str, path: &str) -> std::path::PathBuf {
+    if program.contains('/') {
+        return program.into();
+    }
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| std::path::Path::new(dir).join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| program.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_resolved_in_the_path_as_execvp_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        // Not executable in a/, executable in b/: b's is the one.
+        std::fs::write(a.join("tool"), "").unwrap();
+        std::fs::write(b.join("tool"), "").unwrap();
+        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}::{}", a.display(), b.display());
+        assert_eq!(resolve("tool", &path), b.join("tool"));
+        assert_eq!(resolve("./tool", &path), std::path::PathBuf::from("./tool"));
+        assert_eq!(resolve("/bin/x", &path), std::path::PathBuf::from("/bin/x"));
+        assert_eq!(
+            resolve("missing", &path),
+            std::path::PathBuf::from("missing")
+        );
+    }
 }
