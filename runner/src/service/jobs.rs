@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::claims::{self, Claim, ClaimState, Claimed};
 use super::folders::{self, Resolved};
-use super::registry::{Entry, Origin, Outcome};
+use super::registry::{Entry, Origin, Outcome, Reservation};
 use super::{ApiError, App};
 use crate::backend::BackendKind;
 use crate::backend::kubernetes::spec::job_name;
@@ -75,7 +75,7 @@ pub async fn submit(app: &Arc<App>, request: SubmitRequest) -> Result<Submitted,
     if let Some(existing) = app.registry.get(&id) {
         return Ok(Submitted::Existing(existing));
     }
-    app.registry.check_room().map_err(|full| {
+    let reservation = app.registry.reserve().map_err(|full| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many jobs",
@@ -144,15 +144,14 @@ pub async fn submit(app: &Arc<App>, request: SubmitRequest) -> Result<Submitted,
     let handle = app
         .scheduler
         .submit(&request.worker, Arc::new(folder), submitted);
-    Ok(Submitted::New(register(
-        app,
+    let job = NewJob {
         id,
-        request.worker,
-        resolved,
+        worker: request.worker,
+        folder: resolved,
         decision,
         submitted,
-        handle,
-    )))
+    };
+    Ok(Submitted::New(register(app, job, handle, reservation)))
 }
 
 /// The longest worker name accepted.
@@ -177,29 +176,35 @@ fn check_worker(worker: &str) -> Result<(), ApiError> {
     ))
 }
 
-/// Registers a job this replica runs and follows it to its report in a task of its own.
-pub(super) fn register(
-    app: &Arc<App>,
+/// A job about to be registered.
+pub(super) struct NewJob {
     id: String,
     worker: String,
     folder: Resolved,
     decision: (Option<BackendKind>, String),
     submitted: Instant,
+}
+
+/// Registers a job this replica runs and follows it to its report in a task of its own.
+pub(super) fn register(
+    app: &Arc<App>,
+    job: NewJob,
     handle: JobHandle,
+    reservation: Reservation<'_>,
 ) -> Arc<Entry> {
     let entry = Arc::new(Entry {
-        id,
-        worker,
-        folder,
-        submitted,
-        decision,
+        id: job.id,
+        worker: job.worker,
+        folder: job.folder,
+        submitted: job.submitted,
+        decision: job.decision,
         origin: Origin::Local {
             canceller: handle.canceller(),
             started: handle.started(),
             done: watch::Sender::new(None),
         },
     });
-    app.registry.insert_local(entry.clone());
+    app.registry.insert_local(entry.clone(), reservation);
     log_state(&entry, "queued");
     tokio::spawn(track(app.clone(), entry.clone(), handle));
     entry
@@ -443,6 +448,14 @@ impl App {
             Some(BackendKind::Kubernetes),
             "adopted: its kubernetes run was going when this runner started".to_string(),
         );
-        register(self, id, worker, folder, decision, Instant::now(), handle);
+        let reservation = self.registry.reserve_anyway();
+        let job = NewJob {
+            id,
+            worker,
+            folder,
+            decision,
+            submitted: Instant::now(),
+        };
+        register(self, job, handle, reservation);
     }
 }

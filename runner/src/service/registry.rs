@@ -132,6 +132,23 @@ impl Entry {
 #[error("{0} jobs are in flight, the most service.finished_jobs allows")]
 pub struct Full(pub usize);
 
+/// A place for one job in flight ([`Registry::reserve`]).
+#[must_use = "a reservation not used is given back at once"]
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    registry: &'a Registry,
+    used: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.used {
+            let mut inner = self.registry.lock();
+            inner.in_flight = inner.in_flight.saturating_sub(1);
+        }
+    }
+}
+
 /// The jobs of this replica (see the module doc).
 #[derive(Debug)]
 pub struct Registry {
@@ -165,22 +182,34 @@ impl Registry {
         self.lock().jobs.get(id).cloned()
     }
 
-    /// Whether one more local job may start.
-    pub fn check_room(&self) -> Result<(), Full> {
-        let inner = self.lock();
+    /// Takes a place for one more local job in flight, or says why there is none. The place is
+    /// given back if the reservation is dropped without [`Registry::insert_local`].
+    pub fn reserve(&self) -> Result<Reservation<'_>, Full> {
+        let mut inner = self.lock();
         if inner.in_flight >= self.max {
-            Err(Full(inner.in_flight))
-        } else {
-            Ok(())
+            return Err(Full(inner.in_flight));
+        }
+        inner.in_flight += 1;
+        Ok(Reservation {
+            registry: self,
+            used: false,
+        })
+    }
+
+    /// Takes a place whatever the bound: for a job that exists already (adopted at start-up).
+    pub fn reserve_anyway(&self) -> Reservation<'_> {
+        self.lock().in_flight += 1;
+        Reservation {
+            registry: self,
+            used: false,
         }
     }
 
-    /// Registers a local job in flight. The caller has checked that the id is new (under the
-    /// id's submission lock).
-    pub fn insert_local(&self, entry: Arc<Entry>) {
-        let mut inner = self.lock();
-        inner.in_flight += 1;
-        inner.jobs.insert(entry.id.clone(), entry);
+    /// Registers a local job in flight in the place `reservation` holds. The caller has checked
+    /// that the id is new (under the id's submission lock).
+    pub fn insert_local(&self, entry: Arc<Entry>, mut reservation: Reservation<'_>) {
+        reservation.used = true;
+        self.lock().jobs.insert(entry.id.clone(), entry);
     }
 
     /// Registers a job another replica runs; it counts as finished for the bound.
@@ -251,6 +280,29 @@ mod tests {
             decision: (None, String::new()),
             origin: Origin::Foreign { replica: None },
         })
+    }
+
+    #[test]
+    fn places_in_flight_are_bounded_and_given_back_unused() {
+        let registry = Registry::new(2);
+        let a = registry.reserve().unwrap();
+        let b = registry.reserve().unwrap();
+        assert_eq!(registry.reserve().unwrap_err(), Full(2));
+        assert_eq!(
+            Full(2).to_string(),
+            "2 jobs are in flight, the most service.finished_jobs allows"
+        );
+        drop(a);
+        let c = registry.reserve().unwrap();
+        registry.insert_local(foreign("x"), b);
+        drop(c);
+        // The used place stays taken until the job finishes.
+        assert_eq!(registry.lock().in_flight, 1);
+        registry.finish(
+            &registry.get("x").unwrap(),
+            Outcome::from_report(&Value::Null),
+        );
+        assert_eq!(registry.lock().in_flight, 0);
     }
 
     #[test]
