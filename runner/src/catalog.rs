@@ -48,6 +48,9 @@ pub struct Definition {
     /// The licence.
     #[serde(default)]
     pub license: String,
+    /// The worker's home page (Cortex shows it).
+    #[serde(default)]
+    pub url: String,
     /// The data types the worker accepts.
     pub data_type_list: Vec<String>,
     /// The Docker image (catalog files).

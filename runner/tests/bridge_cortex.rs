@@ -163,6 +163,23 @@ fn wasm_workers_through_the_bridge_match_the_direct_run() {
 fn a_worker_routed_to_kubernetes_with_kubernetes_disabled_gets_the_exact_report() {
     let setup = Setup::new("");
     let (_server, analyzers) = service_and_export(&setup);
+    // The export took the definition from the service's catalog (`definition` of
+    // GET /v1/workers), with no catalog of its own: author, license and url are the catalog's.
+    let catalog: Value = serde_json::from_slice(&std::fs::read(catalog()).unwrap()).unwrap();
+    let original = catalog
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Abuse_Finder")
+        .unwrap();
+    let exported: Value = serde_json::from_slice(
+        &std::fs::read(analyzers.join("Abuse_Finder/Abuse_Finder.json")).unwrap(),
+    )
+    .unwrap();
+    for key in ["author", "license", "url", "description"] {
+        assert_eq!(exported[key], original[key], "{key}");
+    }
+    assert_ne!(exported["author"], json!(""));
     let folder = JobFolder::create(&setup.root(), "AZcortex03", &ip_input(), None).unwrap();
     let ran = cortex_process_runner(&analyzers, "Abuse_Finder", folder.path());
     assert_eq!(ran.status.code(), Some(1), "{}", stderr(&ran));

@@ -178,6 +178,8 @@ async fn workers(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
                 "data_types": worker.data_types,
                 "backend": backend,
                 "reason": reason,
+                // The catalog definition (camelCase, as Cortex reads it), for `catalog export`.
+                "definition": worker.definition,
             })
         })
         .collect();
