@@ -492,6 +492,9 @@ fn measure(args: &Args, paths: &Paths, standin: &Standin) -> anyhow::Result<Valu
     // Per job, the delays between the instants of its end, in pipeline order.
     let mut steps: Vec<(&str, Vec<f64>)> = STEPS.iter().map(|s| (*s, Vec::new())).collect();
     let mut failed = 0u64;
+    // Runs that ended on the Job's `Complete` condition after the `POD_CATCH_UP` grace,
+    // without the pod's own end (their details name no pod).
+    let mut without_pod = 0u64;
     let ms = |from: u64, to: u64| (to as f64 - from as f64) / 1000.0;
     let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
     for job in &ran {
@@ -522,6 +525,13 @@ fn measure(args: &Args, paths: &Paths, standin: &Standin) -> anyhow::Result<Valu
         );
         let mtime = mtime_us(&report_path)?;
         let record = &job.record;
+        if record
+            .run
+            .as_ref()
+            .is_some_and(|r| !r.details.contains_key("pod"))
+        {
+            without_pod += 1;
+        }
         let wall = record.run.as_ref().map_or(Duration::ZERO, |r| r.wall);
         // The run starts when the slot is granted (`queued` after submission) and lasts `wall`;
         // `elapsed` (submission to report) is taken when `finalise` returns.
@@ -551,6 +561,7 @@ fn measure(args: &Args, paths: &Paths, standin: &Standin) -> anyhow::Result<Valu
     Ok(json!({
         "jobs": args.jobs,
         "failed": failed,
+        "ended_without_the_pods_end": without_pod,
         "wall_s": wall.as_secs_f64(),
         "jobs_per_s": jobs / wall.as_secs_f64(),
         "job_folders": {"dir": args.dir, "fs": fs_type(&args.dir)},
@@ -608,6 +619,10 @@ fn print_table(s: &Value) {
         s["jobs_per_s"].as_f64().unwrap_or_default(),
         s["job_folders"]["dir"].as_str().unwrap_or_default(),
         s["job_folders"]["fs"].as_str().unwrap_or_default(),
+    );
+    println!(
+        "runs that ended on the Job's condition, without the pod's end: {}",
+        s["ended_without_the_pods_end"]
     );
     println!(
         "watch connections opened: {} (goal 2)",
