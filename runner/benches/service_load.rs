@@ -92,6 +92,10 @@ struct Args {
     /// The service's `scheduler.max_running`.
     #[arg(long, default_value_t = 64)]
     max_running: usize,
+    /// The service's `service.finished_jobs` (finished jobs it keeps in memory; the shipped
+    /// default is 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    finished_jobs: usize,
     /// Turn off the service's per-job log lines (three `info` lines per job by default, as
     /// deployed); its start-up lines stay.
     #[arg(long)]
@@ -188,6 +192,7 @@ fn main() -> anyhow::Result<()> {
         "clients": args.clients,
         "wasm_concurrency": args.wasm_concurrency,
         "max_running": args.max_running,
+        "finished_jobs": args.finished_jobs,
         "service_job_log": !args.quiet_service,
         "dir": args.dir,
         "file_system": file_system,
@@ -202,7 +207,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The configuration: the shipped policies with the worker's wasm concurrency raised, the
-/// scheduler's limit, the job root in the bench directory, and the token.
+/// scheduler's limit, the finished jobs kept, the job root in the bench directory, and the
+/// token.
 fn write_config(dir: &Path, args: &Args) -> anyhow::Result<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -247,11 +253,13 @@ fn write_config(dir: &Path, args: &Args) -> anyhow::Result<PathBuf> {
         &config,
         format!(
             "[jobs]\nroot = {:?}\n[policies]\ndir = {:?}\n[scheduler]\nmax_running = {}\n\
-             [wasm]\ncache_dir = {:?}\n[kubernetes]\nenabled = false\n",
+             [wasm]\ncache_dir = {:?}\n[kubernetes]\nenabled = false\n\
+             [service]\nfinished_jobs = {}\n",
             dir.join("jobs").display().to_string(),
             policies.display().to_string(),
             args.max_running,
             dir.join("module-cache").display().to_string(),
+            args.finished_jobs,
         ),
     )?;
     Ok(config)
