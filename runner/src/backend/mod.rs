@@ -119,6 +119,19 @@ pub struct BackendEnd {
     pub info: RunInfo,
 }
 
+impl BackendEnd {
+    /// A run that could not start or did not finish, for `cause`, after `wall`.
+    pub fn failed(cause: impl Into<String>, wall: Duration) -> Self {
+        Self {
+            end: WorkerEnd::failed(cause),
+            info: RunInfo {
+                wall,
+                ..RunInfo::default()
+            },
+        }
+    }
+}
+
 /// A boxed future, so that [`Backend`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cortex_job::WorkerEnd;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use wasm_host::{Limits, Module, RunSpec, Sandbox};
@@ -104,13 +103,7 @@ impl WasmBackend {
 
     async fn run_job(&self, job: BackendJob) -> BackendEnd {
         let started = Instant::now();
-        let failed = |cause: String| BackendEnd {
-            end: WorkerEnd::failed(cause),
-            info: RunInfo {
-                wall: started.elapsed(),
-                ..RunInfo::default()
-            },
-        };
+        let failed = |cause: String| BackendEnd::failed(cause, started.elapsed());
         let Some(policy) = &job.worker.policy else {
             return failed(format!(
                 "{} has no policy, so no wasm module",

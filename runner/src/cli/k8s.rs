@@ -1,13 +1,13 @@
 //! `cortex-runner k8s ...`: the Kubernetes backend seen from the command line.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
 use super::Status;
+use super::job::JobArgs;
 use super::workers::WorkerArgs;
 use cortex_job::JobFolder;
 use cortex_runner::adoption::{Adopted, adopt_orphans};
@@ -19,7 +19,7 @@ use super::terminal;
 #[derive(Debug, Subcommand)]
 pub enum K8sCommand {
     /// Print the Job a job folder would run as, in YAML, without creating it.
-    Manifest(ManifestArgs),
+    Manifest(JobArgs),
     /// Adopt the Jobs an earlier runner left (it stopped or was killed with jobs running): wait
     /// for each and write its report, exactly once, without running any worker again.
     Adopt(AdoptArgs),
@@ -33,20 +33,6 @@ pub struct AdoptArgs {
     pub workers: WorkerArgs,
 }
 
-/// `k8s manifest` arguments.
-#[derive(Debug, Args)]
-pub struct ManifestArgs {
-    /// Where the configuration, policies and catalogs are.
-    #[command(flatten)]
-    pub workers: WorkerArgs,
-    /// The worker (name, Cortex id such as FileInfo_8_0, or catalog name).
-    #[arg(long, value_name = "NAME")]
-    pub analyzer: String,
-    /// The job folder, inside jobs.root (`cortex-job-<id>-<random>`, as Cortex made it).
-    #[arg(value_name = "JOB_FOLDER")]
-    pub folder: PathBuf,
-}
-
 /// Runs a `k8s` subcommand.
 pub fn run(command: K8sCommand) -> Result<Status> {
     match command {
@@ -57,7 +43,7 @@ pub fn run(command: K8sCommand) -> Result<Status> {
 
 /// Prints the Job for the folder: the worker's full Kubernetes timeout as its deadline (a job
 /// submitted now would have all of it).
-fn manifest(args: ManifestArgs) -> Result<Status> {
+fn manifest(args: JobArgs) -> Result<Status> {
     let setup = args.workers.setup()?;
     let Some(worker) = setup.table.get(&args.analyzer) else {
         bail!(

@@ -183,13 +183,7 @@ impl KubernetesBackend {
 
     async fn run_job(self: Arc<Self>, job: BackendJob) -> BackendEnd {
         let started = Instant::now();
-        let failed = |cause: String| BackendEnd {
-            end: WorkerEnd::failed(cause),
-            info: RunInfo {
-                wall: started.elapsed(),
-                ..RunInfo::default()
-            },
-        };
+        let failed = |cause: String| BackendEnd::failed(cause, started.elapsed());
         let rel = match spec::relative_folder(&self.jobs_root, job.folder.path()) {
             Ok(rel) => rel,
             Err(e) => return failed(e.to_string()),
