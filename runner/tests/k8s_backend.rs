@@ -381,3 +381,52 @@ async fn an_api_server_that_cannot_be_reached_fails_the_job_naming_the_error() {
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(jobs_in(&c.standin).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_leaves_alone_a_job_whose_folder_resolves_outside_the_volume() {
+    use k8s_openapi::api::batch::v1::Job;
+    use kube::api::{Api, PostParams};
+    let c = cluster().await;
+    let cfg = c.config("orphans", &[("Quick", "cortex/gone:1", "")], "");
+    let (_, backend) = scheduler(&cfg);
+    let real = folder(&c.jobs(), "real", "1.1.1.1");
+    let real_rel = real
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    // A symlink on the volume to a folder elsewhere, and a folder Cortex already removed.
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), c.jobs().join("elsewhere")).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(c.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let jobs: Api<Job> = Api::namespaced(kube::Client::try_from(config).unwrap(), "cortex");
+    for (name, rel) in [("a", real_rel.as_str()), ("b", "elsewhere"), ("c", "gone")] {
+        let job: Job = serde_json::from_value(json!({
+            "metadata": {"name": name,
+                "labels": {"app.kubernetes.io/managed-by": "cortex-runner"},
+                "annotations": {"cortex-runner/job-folder": rel, "cortex-runner/worker": "Quick"}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "neuron", "image": "cortex/gone:1"}]}}}
+        }))
+        .unwrap();
+        jobs.create(&PostParams::default(), &job).await.unwrap();
+    }
+    let orphans = backend.orphans().await.unwrap();
+    let mut found: Vec<_> = orphans
+        .iter()
+        .map(|o| (o.job.as_str(), o.folder.clone()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("a", c.jobs().join(&real_rel)),
+            ("c", c.jobs().join("gone"))
+        ]
+    );
+}

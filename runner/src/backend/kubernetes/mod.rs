@@ -163,10 +163,27 @@ impl KubernetesBackend {
                 tracing::warn!(job = %name, folder = %rel, "a Job naming a folder outside jobs.root: left alone");
                 continue;
             }
+            // The folder must be, once resolved, the very folder the annotation names: a
+            // symlink on the volume must not lead the runner to finalise (write into) a folder
+            // elsewhere. A folder that is gone is still listed: adoption deletes its Job.
+            let folder = self.jobs_root.join(rel_path);
+            if std::fs::symlink_metadata(&folder).is_ok() {
+                match spec::relative_folder(&self.jobs_root, &folder) {
+                    Ok(real) if real == *rel => {}
+                    Ok(real) => {
+                        tracing::warn!(job = %name, folder = %rel, resolved = %real, "a Job naming a folder that resolves to another one: left alone");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %name, folder = %rel, "a Job naming a folder outside jobs.root: left alone ({e})");
+                        continue;
+                    }
+                }
+            }
             orphans.push(Orphan {
                 job: name,
                 worker: worker.clone(),
-                folder: self.jobs_root.join(rel_path),
+                folder,
             });
         }
         Ok(orphans)
