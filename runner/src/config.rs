@@ -41,9 +41,9 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     /// The in-process wasm backend.
     pub wasm: WasmConfig,
-    /// The Kubernetes backend (consumed by its own issue; parsed and validated here).
+    /// The Kubernetes backend (`backend::kubernetes`).
     pub kubernetes: KubernetesConfig,
-    /// The HTTP service (consumed by its own issue; parsed and validated here).
+    /// The HTTP service (`cortex-runner serve`, `service`).
     pub service: ServiceConfig,
 }
 
