@@ -306,23 +306,7 @@ async fn keep_jobs_leaves_the_job_which_kubernetes_validate_accepts() {
     // Kubernetes 1.33 object.
     let path = c.dir.path().join("job.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&jobs[0]).unwrap()).unwrap();
-    let out = match std::process::Command::new("kubernetes-validate")
-        .args(["-k", "1.33.0", "--strict"])
-        .arg(&path)
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`kubernetes-validate` is not installed: run `python3 -m pip install -r requirements-test.txt`"
-        ),
-        Err(e) => panic!("running kubernetes-validate: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    k8s_common::kubernetes_validate(&path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

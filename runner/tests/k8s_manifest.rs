@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cortex_job::{JobFolder, JobInput};
-use serde_json::{Value, json};
+mod k8s_common;
 
-const INSTALL: &str = "python3 -m pip install -r requirements-test.txt (as .ci/run does)";
+use cortex_job::{JobFolder, JobInput};
+use k8s_common::kubernetes_validate;
+use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -111,28 +112,6 @@ fn is_rfc1123_label(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
-}
-
-/// `kubernetes-validate -k 1.33.0 --strict FILE` accepts the manifest.
-fn validate(path: &Path) {
-    let out = match Command::new("kubernetes-validate")
-        .args(["-k", "1.33.0", "--strict"])
-        .arg(path)
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("`kubernetes-validate` is not installed: run `{INSTALL}`")
-        }
-        Err(e) => panic!("running kubernetes-validate: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "kubernetes-validate rejected {}:\n{}\n{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -253,7 +232,7 @@ fn the_manifest_is_cortex_compatible_hardened_and_valid() {
 
     let yaml = dir.path().join("job.yaml");
     std::fs::write(&yaml, &out.stdout).unwrap();
-    validate(&yaml);
+    kubernetes_validate(&yaml);
 
     // The same folder, asked again: the same Job, name included (a resubmission adopts it).
     let again = manifest(&cfg, "Abuse_Finder", folder.path());
@@ -313,7 +292,7 @@ fn a_policy_relaxes_each_hardening_explicitly() {
     );
     let yaml = dir.path().join("relaxed.yaml");
     std::fs::write(&yaml, &out.stdout).unwrap();
-    validate(&yaml);
+    kubernetes_validate(&yaml);
 }
 
 #[test]

@@ -233,3 +233,28 @@ pub fn error_message(report: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no errorMessage in {report}"))
 }
+
+/// `kubernetes-validate -k 1.33.0 --strict FILE` accepts the objects in FILE (installed by
+/// requirements-test.txt, as .ci/run does).
+pub fn kubernetes_validate(path: &Path) {
+    let out = match std::process::Command::new("kubernetes-validate")
+        .args(["-k", "1.33.0", "--strict"])
+        .arg(path)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!(
+                "`kubernetes-validate` is not installed: run `python3 -m pip install -r requirements-test.txt`"
+            )
+        }
+        Err(e) => panic!("running kubernetes-validate: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "kubernetes-validate rejected {}:\n{}\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
