@@ -125,6 +125,7 @@ fn adopt(args: AdoptArgs) -> Result<Status> {
                 }
             }
         }
+        kubernetes.stop_watches();
         anyhow::Ok(all_succeeded)
     })?;
     Ok(if all_succeeded {

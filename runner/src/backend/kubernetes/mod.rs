@@ -127,6 +127,13 @@ impl KubernetesBackend {
         self.connected.get().map(|c| c.api.as_ref())
     }
 
+    /// Stops the shared watches (when the runner is about to stop).
+    pub fn stop_watches(&self) {
+        if let Some(connected) = self.connected.get() {
+            connected.watches.stop();
+        }
+    }
+
     /// The watches, once connected.
     pub fn watches(&self) -> Option<&Watches> {
         self.connected.get().map(|c| c.watches.as_ref())

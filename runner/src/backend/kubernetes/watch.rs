@@ -70,6 +70,8 @@ pub struct Watches {
     jobs_listed: watch::Sender<bool>,
     /// The last error of either watch, for a report that must say why the cluster is silent.
     last_error: Mutex<Option<String>>,
+    /// The two watch tasks, to stop them before the runtime goes (see [`Watches::stop`]).
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Restarts and errors.
     pub counters: WatchCounters,
 }
@@ -80,6 +82,7 @@ impl Default for Watches {
             slots: Mutex::default(),
             jobs_listed: watch::Sender::new(false),
             last_error: Mutex::default(),
+            tasks: Mutex::default(),
             counters: WatchCounters::default(),
         }
     }
@@ -92,15 +95,30 @@ impl Watches {
         let config = watcher::Config::default().labels(SELECTOR);
         let state = this.clone();
         let job_stream = watcher::watcher(jobs, config.clone()).default_backoff();
-        tokio::spawn(async move {
+        let job_task = tokio::spawn(async move {
             state.follow(job_stream, Kind::Job).await;
         });
         let state = this.clone();
         let pod_stream = watcher::watcher(pods, config).default_backoff();
-        tokio::spawn(async move {
+        let pod_task = tokio::spawn(async move {
             state.follow(pod_stream, Kind::Pod).await;
         });
+        *this.tasks.lock().unwrap_or_else(|p| p.into_inner()) =
+            vec![job_task.abort_handle(), pod_task.abort_handle()];
         this
+    }
+
+    /// Stops both watches. A command that ends calls it before its runtime shuts down: otherwise
+    /// a watch may see its connection closed by the shutdown and log a spurious interruption.
+    pub fn stop(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
     }
 
     /// Subscribes to changes of the Job `name`: the receiver is marked changed whenever the Job
