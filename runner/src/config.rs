@@ -120,6 +120,60 @@ pub struct WasmConfig {
     pub stderr_kib: u64,
     /// Default number of wasm jobs of one worker running at once.
     pub concurrency: u32,
+    /// `[wasm.network]`: what every component's requests share (pinned addresses, extra CAs);
+    /// what each worker may reach is its policy's `[wasm.network]`.
+    pub network: WasmNetworkConfig,
+}
+
+/// `[wasm.network]` of the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WasmNetworkConfig {
+    /// Addresses pinned for a `host:port`, like curl's `--resolve`: `"api.abuseipdb.com:443" =
+    /// ["203.0.113.7:443"]`. Pinned addresses are checked like resolved ones (an internal one
+    /// needs the worker's `allow_addresses`).
+    pub resolve: BTreeMap<String, Vec<String>>,
+    /// A PEM file of certificate authorities every component's TLS trusts besides the system's
+    /// roots (an interception proxy's CA, say); each job's own `cacerts` is added to it.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl WasmNetworkConfig {
+    /// The pinned addresses, parsed; the error names the entry and what was expected.
+    pub fn pins(&self) -> std::result::Result<Vec<wasm_host::net::Pinned>, String> {
+        if self.resolve.len() > limits::NETWORK_ENTRIES {
+            return Err(format!(
+                "`wasm.network.resolve` has {} entries, more than the {} accepted",
+                self.resolve.len(),
+                limits::NETWORK_ENTRIES
+            ));
+        }
+        let mut pins = Vec::new();
+        for (key, addrs) in &self.resolve {
+            let expected = "expected \"host:port\" = [\"address:port\", ...], e.g. \
+                            \"api.abuseipdb.com:443\" = [\"203.0.113.7:443\"]";
+            let (host, port) = key
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                .ok_or_else(|| format!("`wasm.network.resolve`: key {key:?}: {expected}"))?;
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            if addrs.is_empty() || addrs.len() > 16 {
+                return Err(format!(
+                    "`wasm.network.resolve`: {key:?} needs 1 to 16 addresses: {expected}"
+                ));
+            }
+            let addrs = addrs
+                .iter()
+                .map(|a| {
+                    a.parse::<std::net::SocketAddr>().map_err(|_| {
+                        format!("`wasm.network.resolve`: {key:?}: {a:?} is not address:port: {expected}")
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            pins.push(wasm_host::net::Pinned { host, port, addrs });
+        }
+        Ok(pins)
+    }
 }
 
 /// `[kubernetes]`: the Kubernetes backend.
@@ -245,6 +299,7 @@ impl Default for WasmConfig {
             stdout_kib: 1024,
             stderr_kib: 1024,
             concurrency: 8,
+            network: WasmNetworkConfig::default(),
         }
     }
 }
@@ -600,6 +655,13 @@ impl Config {
             if let Some(id) = id {
                 check_range(key, id, &limits::POSIX_ID)?;
             }
+        }
+        if let Err(problem) = w.network.pins() {
+            return Err(ConfigError::Key {
+                origin: String::new(),
+                key: "wasm.network.resolve".into(),
+                problem,
+            });
         }
         if self.service.listen.parse::<SocketAddr>().is_err() {
             return Err(ConfigError::invalid(

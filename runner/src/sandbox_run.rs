@@ -62,6 +62,7 @@ pub fn run_spec(folder: &JobFolder, env: Vec<(String, String)>, limits: Limits) 
         output_dir: folder.output_dir(),
         env,
         limits,
+        network: None,
     }
 }
 

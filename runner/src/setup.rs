@@ -31,6 +31,9 @@ pub enum SetupError {
     /// The wasm sandbox cannot start.
     #[error("starting the wasm sandbox: {0}")]
     Sandbox(#[from] wasm_host::Error),
+    /// `[wasm.network]` of the configuration cannot be used (a `ca_file` that cannot be read).
+    #[error("configuration: {0}")]
+    Network(String),
 }
 
 /// The result of assembling a runner.
@@ -176,10 +179,29 @@ impl Setup {
                 limits::kib_to_usize(kib)
                     .ok_or_else(|| self.loaded.out_of_range(key, kib, &limits::CAPTURE_KIB))
             };
-            let backend = WasmBackend::new(Arc::new(sandbox), defaults).with_capture(
-                capture("wasm.stdout_kib", config.wasm.stdout_kib)?,
-                capture("wasm.stderr_kib", config.wasm.stderr_kib)?,
-            );
+            let network = crate::backend::wasm::HostNetwork {
+                pins: config
+                    .wasm
+                    .network
+                    .pins()
+                    .map_err(SetupError::Network)?,
+                extra_roots_pem: match &config.wasm.network.ca_file {
+                    Some(path) => crate::backend::wasm::read_bounded(path)
+                        .and_then(|bytes| {
+                            bytes.ok_or_else(|| format!("{} does not exist", path.display()))
+                        })
+                        .map_err(|problem| {
+                            SetupError::Network(format!("`wasm.network.ca_file`: {problem}"))
+                        })?,
+                    None => Vec::new(),
+                },
+            };
+            let backend = WasmBackend::new(Arc::new(sandbox), defaults)
+                .with_capture(
+                    capture("wasm.stdout_kib", config.wasm.stdout_kib)?,
+                    capture("wasm.stderr_kib", config.wasm.stderr_kib)?,
+                )
+                .with_network(network);
             scheduler = scheduler.with_backend(Arc::new(backend));
         } else {
             let why = self.absent_reason(BackendKind::Wasm).unwrap_or_default();

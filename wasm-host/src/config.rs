@@ -111,6 +111,9 @@ pub struct RunSpec {
     pub env: Vec<(String, String)>,
     /// The run's limits.
     pub limits: Limits,
+    /// What a component may reach over HTTP; `None` denies every request. A core module has no
+    /// network whatever this says.
+    pub network: Option<crate::NetworkPolicy>,
 }
 
 impl RunSpec {
@@ -121,6 +124,7 @@ impl RunSpec {
             output_dir: output_dir.into(),
             env: Vec::new(),
             limits: Limits::default(),
+            network: None,
         }
     }
 }

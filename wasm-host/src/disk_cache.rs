@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
+use crate::module_cache::Compiled;
 use crate::{Error, Result};
 
 /// How old a temporary file must be before it is taken for the leftover of an interrupted write.
@@ -82,7 +83,7 @@ impl DiskCache {
     /// Loads the precompiled module with this SHA-256; any failure (missing, corrupt) means
     /// "compile again". A hit refreshes the entry's modification time, which pruning reads as
     /// its last use.
-    pub(crate) fn load(&self, engine: &Engine, sha256: &str) -> Option<wasmtime::Module> {
+    pub(crate) fn load(&self, engine: &Engine, sha256: &str) -> Option<Compiled> {
         let path = self.path(sha256);
         let bytes = std::fs::read(&path).ok()?;
         // SAFETY: `Module::deserialize` runs the bytes as native code, so they must come from
@@ -91,8 +92,16 @@ impl DiskCache {
         // `open` refused the directory unless it belongs to the current user and no other user
         // can write it. Reading the file into memory first (instead of `deserialize_file`,
         // which maps it) keeps a concurrent writer from changing mapped code.
+        // The entry says whether it is a core module or a component (`detect_precompiled`), and
+        // is deserialised as that.
         #[allow(unsafe_code)]
-        let module = unsafe { wasmtime::Module::deserialize(engine, &bytes) };
+        let module = match Engine::detect_precompiled(&bytes) {
+            Some(wasmtime::Precompiled::Component) => {
+                unsafe { wasmtime::component::Component::deserialize(engine, &bytes) }
+                    .map(Compiled::Component)
+            }
+            _ => unsafe { wasmtime::Module::deserialize(engine, &bytes) }.map(Compiled::Core),
+        };
         match module {
             Ok(module) => {
                 let touched = std::fs::File::options()
@@ -113,10 +122,13 @@ impl DiskCache {
 
     /// Writes the precompiled module next to its final name, renames it into place and prunes;
     /// a failure only costs a recompilation next time.
-    pub(crate) fn store(&self, module: &wasmtime::Module, sha256: &str) {
+    pub(crate) fn store(&self, module: &Compiled, sha256: &str) {
         let path = self.path(sha256);
-        let result = module
-            .serialize()
+        let serialized = match module {
+            Compiled::Core(module) => module.serialize(),
+            Compiled::Component(component) => component.serialize(),
+        };
+        let result = serialized
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|bytes| {
                 // Unique per process and per write, so concurrent loads never share a temp file.

@@ -46,6 +46,15 @@ pub enum Error {
         /// The module's name.
         name: String,
     },
+    /// The component does not export `wasi:cli/run`: it is not a WASI 0.2 command.
+    #[error(
+        "component {name} does not export wasi:cli/run: build it as a binary for wasm32-wasip2 (a \
+         WASI command)"
+    )]
+    NotACommandComponent {
+        /// The component's name.
+        name: String,
+    },
     /// The module exports `_start`, but not as a function `() -> ()`: it is not a WASI command.
     /// `found` says what it is: "a global", "a memory", "a table", "a tag" or "a function
     /// (i32) -> i32".

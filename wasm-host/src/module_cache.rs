@@ -1,18 +1,24 @@
-//! Compiled modules: compiled once per process per content hash, linked once (`InstancePre`), and
-//! optionally kept as precompiled native code in a directory that survives restarts.
+//! Compiled modules and components: compiled once per process per content hash, linked once
+//! (`InstancePre`), and optionally kept as precompiled native code in a directory that survives
+//! restarts. Whether a binary is a WASI preview-1 core module or a WASI 0.2 component is read
+//! from its header.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
 use wasmtime::{Engine, ExternType, InstancePre, Linker};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::disk_cache::DiskCache;
+use crate::component::ComponentState;
 use crate::sandbox::State;
 use crate::{Error, Result};
 
-/// A module ready to run: compiled, linked against WASI preview 1, and cheap to clone.
+/// A module ready to run: compiled, linked (a core module against WASI preview 1, a component
+/// against WASI 0.2 and `wasi:http`), and cheap to clone.
 #[derive(Clone)]
 pub struct Module {
     name: Arc<str>,
@@ -22,7 +28,48 @@ pub struct Module {
 /// The part shared by every [`Module`] with the same bytes.
 struct Linked {
     sha256: String,
-    pre: InstancePre<State>,
+    pre: Pre,
+}
+
+/// A linked core module or component.
+#[derive(Clone)]
+pub(crate) enum Pre {
+    /// A WASI preview-1 command module.
+    Core(InstancePre<State>),
+    /// A WASI 0.2 command component (`wasi:cli/run`).
+    Component(CommandPre<ComponentState>),
+}
+
+/// A compiled core module or component, as the disk cache stores it.
+pub(crate) enum Compiled {
+    /// A core module.
+    Core(wasmtime::Module),
+    /// A component.
+    Component(Component),
+}
+
+/// What kind of WebAssembly binary a module is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// A WASI preview-1 core module (`wasm32-wasip1`): files only, no network.
+    Core,
+    /// A WASI 0.2 component (`wasm32-wasip2`): files, and HTTP through the network policy.
+    Component,
+}
+
+impl std::fmt::Display for ModuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Core => "WASI preview-1 module",
+            Self::Component => "WASI 0.2 component",
+        })
+    }
+}
+
+/// Whether `bytes` are a component (binary header layer 1) rather than a core module; the
+/// text format (`.wat`) is read as a core module.
+pub fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
 impl Module {
@@ -36,7 +83,15 @@ impl Module {
         &self.linked.sha256
     }
 
-    pub(crate) fn pre(&self) -> &InstancePre<State> {
+    /// A core module or a component.
+    pub fn kind(&self) -> ModuleKind {
+        match self.linked.pre {
+            Pre::Core(_) => ModuleKind::Core,
+            Pre::Component(_) => ModuleKind::Component,
+        }
+    }
+
+    pub(crate) fn pre(&self) -> &Pre {
         &self.linked.pre
     }
 }
@@ -95,7 +150,7 @@ impl ModuleCache {
     pub(crate) fn load(
         &self,
         engine: &Engine,
-        linker: &Linker<State>,
+        linkers: (&Linker<State>, &wasmtime::component::Linker<ComponentState>),
         name: &str,
         bytes: &[u8],
     ) -> Result<Module> {
@@ -112,12 +167,22 @@ impl ModuleCache {
                 linked
             }
             None => {
-                let module = self.compile(engine, name, &sha256, bytes)?;
-                check_start(&module, name)?;
-                let pre = linker.instantiate_pre(&module).map_err(|e| Error::Link {
+                let link_error = |e: wasmtime::Error| Error::Link {
                     name: name.into(),
                     message: format!("{e:#}"),
-                })?;
+                };
+                let pre = match self.compile(engine, name, &sha256, bytes)? {
+                    Compiled::Core(module) => {
+                        check_start(&module, name)?;
+                        Pre::Core(linkers.0.instantiate_pre(&module).map_err(link_error)?)
+                    }
+                    Compiled::Component(component) => {
+                        let pre = linkers.1.instantiate_pre(&component).map_err(link_error)?;
+                        Pre::Component(CommandPre::new(pre).map_err(|_| {
+                            Error::NotACommandComponent { name: name.into() }
+                        })?)
+                    }
+                };
                 let linked = Arc::new(Linked {
                     sha256: sha256.clone(),
                     pre,
@@ -142,15 +207,20 @@ impl ModuleCache {
         name: &str,
         sha256: &str,
         bytes: &[u8],
-    ) -> Result<wasmtime::Module> {
+    ) -> Result<Compiled> {
         if let Some(module) = self.disk.as_ref().and_then(|d| d.load(engine, sha256)) {
             self.count(|s| s.loaded_precompiled += 1);
             return Ok(module);
         }
-        let module = wasmtime::Module::new(engine, bytes).map_err(|e| Error::InvalidModule {
+        let invalid = |e: wasmtime::Error| Error::InvalidModule {
             name: name.into(),
             message: format!("{e:#}"),
-        })?;
+        };
+        let module = if is_component(bytes) {
+            Compiled::Component(Component::new(engine, bytes).map_err(invalid)?)
+        } else {
+            Compiled::Core(wasmtime::Module::new(engine, bytes).map_err(invalid)?)
+        };
         self.count(|s| s.compiled += 1);
         if let Some(disk) = &self.disk {
             disk.store(&module, sha256);

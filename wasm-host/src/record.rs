@@ -21,6 +21,8 @@ pub struct RunRecord {
     /// Facts about the run the operator should see in the report's runner warnings, e.g. that
     /// the guest hit the open-file cap ([`SandboxConfig::max_open_files`](crate::SandboxConfig)).
     pub warnings: Vec<String>,
+    /// What a component did on the network (`None` for a core module).
+    pub network: Option<crate::NetworkStats>,
 }
 
 impl RunRecord {

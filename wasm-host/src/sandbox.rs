@@ -14,9 +14,10 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::capture::TailPipe;
+use crate::component::{self, ComponentState};
 use crate::fd_cap::{self, OpenFiles};
 use crate::limiter::{Limiter, MemoryLimitHit};
-use crate::module_cache::{CacheStats, Module, ModuleCache};
+use crate::module_cache::{CacheStats, Module, ModuleCache, Pre};
 use crate::poll::{self, GuestMonotonicClock};
 use crate::record::{LimitExceeded, Outcome, RunRecord};
 use crate::{Error, Result, RunSpec, SandboxConfig};
@@ -55,6 +56,7 @@ pub struct Sandbox {
 struct Inner {
     engine: Engine,
     linker: Linker<State>,
+    component_linker: wasmtime::component::Linker<ComponentState>,
     modules: ModuleCache,
     slots: Semaphore,
     config: SandboxConfig,
@@ -107,6 +109,8 @@ impl Sandbox {
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
         poll::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
         fd_cap::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let component_linker =
+            component::linker(&engine).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let modules = ModuleCache::new(&engine, config.cache_dir.clone(), config.cache_max_bytes)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
@@ -114,6 +118,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                component_linker,
                 modules,
                 slots: Semaphore::new(config.max_concurrent.max(1)),
                 config,
@@ -151,7 +156,12 @@ impl Sandbox {
         let inner = &self.inner;
         inner
             .modules
-            .load(&inner.engine, &inner.linker, name, bytes)
+            .load(
+                &inner.engine,
+                (&inner.linker, &inner.component_linker),
+                name,
+                bytes,
+            )
     }
 
     /// Runs `module` once under `spec`. A guest that traps, exits non-zero or hits a limit is a
@@ -167,26 +177,92 @@ impl Sandbox {
         let clock = GuestMonotonicClock {
             origin: Instant::now(),
         };
-        let wasi = wasi_context(module.name(), clock, &spec, &stdout, &stderr)?;
-        let mut store = Store::new(
-            &self.inner.engine,
-            State {
-                wasi,
-                limiter: Limiter::new(limits.memory_bytes),
-                open_files: OpenFiles {
-                    cap: self.inner.config.max_open_files,
-                    refused: 0,
-                },
-                clock,
-            },
-        );
-        store.limiter(|state| &mut state.limiter);
+        match module.pre() {
+            Pre::Core(pre) => {
+                let wasi = wasi_context(module.name(), clock, &spec, &stdout, &stderr)?;
+                let state = State {
+                    wasi,
+                    limiter: Limiter::new(limits.memory_bytes),
+                    open_files: OpenFiles {
+                        cap: self.inner.config.max_open_files,
+                        refused: 0,
+                    },
+                    clock,
+                };
+                let store = self.store(state, |s| &mut s.limiter, limits.fuel)?;
+                let ran = self
+                    .execute(store, limits, async |store| {
+                        let instance = pre.instantiate_async(&mut *store).await?;
+                        let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
+                        start.call_async(&mut *store, ()).await
+                    })
+                    .await;
+                let (outcome, wall_time, fuel_used, store) = ran;
+                Ok(RunRecord {
+                    outcome,
+                    stdout: stdout.captured(),
+                    stderr: stderr.captured(),
+                    wall_time,
+                    fuel_used,
+                    peak_memory_bytes: store.data().limiter.peak(),
+                    warnings: store.data().open_files.warning().into_iter().collect(),
+                    network: None,
+                })
+            }
+            Pre::Component(pre) => {
+                let state = component::state(
+                    module.name(),
+                    clock,
+                    &spec,
+                    &stdout,
+                    &stderr,
+                    Limiter::new(limits.memory_bytes),
+                    self.inner.config.max_open_files,
+                )?;
+                let store = self.store(state, |s| &mut s.limiter, limits.fuel)?;
+                let ran = self
+                    .execute(store, limits, async |store| {
+                        let command = pre.instantiate_async(&mut *store).await?;
+                        match command.wasi_cli_run().call_run(&mut *store).await? {
+                            Ok(()) => Ok(()),
+                            // `run` returning its error result is exit status 1, as wasmtime's
+                            // own CLI reports it.
+                            Err(()) => Err(wasmtime::Error::new(I32Exit(1))),
+                        }
+                    })
+                    .await;
+                let (outcome, wall_time, fuel_used, store) = ran;
+                let net = store.data().net_log();
+                Ok(RunRecord {
+                    outcome,
+                    stdout: stdout.captured(),
+                    stderr: stderr.captured(),
+                    wall_time,
+                    fuel_used,
+                    peak_memory_bytes: store.data().limiter.peak(),
+                    warnings: net.warnings(),
+                    network: Some(net.stats()),
+                })
+            }
+        }
+    }
+
+    /// A store for one run: the memory limiter, an epoch deadline that yields every tick, and the
+    /// fuel.
+    fn store<T: Send + 'static>(
+        &self,
+        state: T,
+        limiter: fn(&mut T) -> &mut Limiter,
+        fuel: Option<u64>,
+    ) -> Result<(Store<T>, Option<u64>)> {
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(move |state| limiter(state) as &mut dyn wasmtime::ResourceLimiter);
         // Every epoch tick the guest yields to the runtime, which lets other runs progress on this
         // thread and lets the timeout below drop a guest that never calls the host.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         let fuel_start = if self.inner.config.fuel_metering {
-            let fuel = limits.fuel.unwrap_or(u64::MAX);
+            let fuel = fuel.unwrap_or(u64::MAX);
             store
                 .set_fuel(fuel)
                 .map_err(|e| Error::Setup(format!("{e:#}")))?;
@@ -194,7 +270,20 @@ impl Sandbox {
         } else {
             None
         };
+        Ok((store, fuel_start))
+    }
 
+    /// Takes a slot, runs `execution` under the timeout and names how it ended; returns the
+    /// outcome, the wall time, the fuel used and the store (for its counters).
+    async fn execute<T: Send + 'static>(
+        &self,
+        (mut store, fuel_start): (Store<T>, Option<u64>),
+        limits: &crate::Limits,
+        execution: impl AsyncFnOnce(&mut Store<T>) -> wasmtime::Result<()>,
+    ) -> (Outcome, Duration, Option<u64>, Store<T>)
+    where
+        T: HasLimiter,
+    {
         // The slot is taken before the clock starts: waiting for one is not the guest's time.
         let _slot = self
             .inner
@@ -203,31 +292,34 @@ impl Sandbox {
             .await
             .expect("the semaphore is never closed");
         let started = Instant::now();
-        let execution = async {
-            let instance = module.pre().instantiate_async(&mut store).await?;
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-            start.call_async(&mut store, ()).await
-        };
-        let result = tokio::time::timeout(limits.timeout, execution).await;
+        let result = tokio::time::timeout(limits.timeout, execution(&mut store)).await;
         let wall_time = started.elapsed();
-
         let outcome = match result {
             Err(_elapsed) => Outcome::LimitExceeded(LimitExceeded::Timeout {
                 limit: limits.timeout,
             }),
             Ok(Ok(())) => Outcome::Exited { code: 0 },
-            Ok(Err(error)) => classify(error, &store, limits.fuel),
+            Ok(Err(error)) => classify(error, store.data().limiter_ref(), limits.fuel),
         };
         let fuel_used = fuel_start.map(|start| start - store.get_fuel().unwrap_or(0));
-        Ok(RunRecord {
-            outcome,
-            stdout: stdout.captured(),
-            stderr: stderr.captured(),
-            wall_time,
-            fuel_used,
-            peak_memory_bytes: store.data().limiter.peak(),
-            warnings: store.data().open_files.warning().into_iter().collect(),
-        })
+        (outcome, wall_time, fuel_used, store)
+    }
+}
+
+/// A store's data that has the run's memory limiter.
+trait HasLimiter {
+    fn limiter_ref(&self) -> &Limiter;
+}
+
+impl HasLimiter for State {
+    fn limiter_ref(&self) -> &Limiter {
+        &self.limiter
+    }
+}
+
+impl HasLimiter for ComponentState {
+    fn limiter_ref(&self) -> &Limiter {
+        &self.limiter
     }
 }
 
@@ -269,8 +361,8 @@ fn wasi_context(
 }
 
 /// Names how a guest that returned an error ended.
-fn classify(error: wasmtime::Error, store: &Store<State>, fuel: Option<u64>) -> Outcome {
-    if let Some(requested_bytes) = store.data().limiter.hit() {
+fn classify(error: wasmtime::Error, limiter: &Limiter, fuel: Option<u64>) -> Outcome {
+    if let Some(requested_bytes) = limiter.hit() {
         let limit_bytes = error
             .downcast_ref::<MemoryLimitHit>()
             .map(|hit| hit.limit_bytes)

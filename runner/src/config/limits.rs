@@ -57,6 +57,15 @@ pub const FINISHED_JOBS: RangeInclusive<u64> = 1..=1_000_000;
 /// `bench --jobs`.
 pub const BENCH_JOBS: RangeInclusive<u64> = 1..=10_000_000;
 /// `max_tlp` (policy), `run`/`explain --tlp`: the TLP levels Cortex itself accepts.
+/// `wasm.network.max_requests` of a policy.
+pub const NETWORK_REQUESTS: RangeInclusive<u64> = 1..=100_000;
+/// `wasm.network.max_response_kib` of a policy.
+pub const NETWORK_RESPONSE_KIB: RangeInclusive<u64> = 1..=1_048_576;
+/// `wasm.network.request_timeout_s` of a policy.
+pub const NETWORK_TIMEOUT_S: RangeInclusive<u64> = 1..=3600;
+/// Entries of `wasm.network.allow` and `allow_addresses` of a policy.
+pub const NETWORK_ENTRIES: usize = 256;
+/// The TLP levels a job may have.
 pub const TLP: RangeInclusive<i64> = cortex_job::TLP_RANGE;
 /// `max_pap` (policy), `run`/`explain --pap`: the PAP levels Cortex itself accepts.
 pub const PAP: RangeInclusive<i64> = cortex_job::PAP_RANGE;

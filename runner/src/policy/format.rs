@@ -107,6 +107,33 @@ pub struct WasmSection {
     /// The guest's whole environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// `[wasm.network]`: what the worker may reach over HTTP (a WASI 0.2 component only); absent,
+    /// it has no network.
+    pub network: Option<NetworkSection>,
+}
+
+/// `[wasm.network]`: the worker's egress allowlist and its limits. The same allowlist becomes the
+/// egress NetworkPolicy of its pods on Kubernetes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Origins requests may go to: `scheme://host[:port]`, scheme http or https.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Addresses or CIDR ranges an allowed name may resolve to although they are loopback,
+    /// private, link-local or the cloud metadata service (refused otherwise).
+    #[serde(default)]
+    pub allow_addresses: Vec<String>,
+    /// Jobs above this TLP (0..=3) are refused: their data must not leave.
+    pub max_tlp: Option<i64>,
+    /// Jobs above this PAP (0..=3) are refused.
+    pub max_pap: Option<i64>,
+    /// Requests one job may make. Default 100.
+    pub max_requests: Option<u64>,
+    /// Bytes of one response body, KiB. Default 16384 (16 MiB).
+    pub max_response_kib: Option<u64>,
+    /// Time for one request, from connecting to the end of its body, seconds. Default 30.
+    pub request_timeout_s: Option<u64>,
 }
 
 /// `[kubernetes]`: how the worker runs as a Kubernetes Job; absent keys take `[kubernetes]` of

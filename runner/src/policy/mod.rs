@@ -18,7 +18,7 @@ mod messages;
 mod resolve;
 
 pub use format::{
-    BackendChoice, KubernetesSection, Overflow, PolicyFile, ResourcesSection, SecretEnv,
+    BackendChoice, KubernetesSection, NetworkSection, Overflow, PolicyFile, ResourcesSection, SecretEnv,
     SecuritySection, TaintEffect, Toleration, TolerationOperator, WasmSection, WorkerSection,
 };
 
@@ -165,6 +165,82 @@ pub struct WasmPolicy {
     pub concurrency: u32,
     /// The guest's environment.
     pub env: BTreeMap<String, String>,
+    /// What the worker may reach over HTTP; `None`: no network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkRules>,
+}
+
+/// `[wasm.network]` resolved: the allowlist parsed, the defaults filled in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkRules {
+    /// The origins requests may go to.
+    #[serde(serialize_with = "display_all")]
+    pub allow: Vec<wasm_host::net::Origin>,
+    /// Internal address ranges an allowed name may resolve to.
+    #[serde(serialize_with = "display_all")]
+    pub allow_addresses: Vec<wasm_host::net::IpNet>,
+    /// Jobs above this TLP are refused.
+    pub max_tlp: Option<u8>,
+    /// Jobs above this PAP are refused.
+    pub max_pap: Option<u8>,
+    /// Requests per job.
+    pub max_requests: u32,
+    /// Bytes of one response body, KiB.
+    pub max_response_kib: u64,
+    /// Seconds per request.
+    pub request_timeout_s: u64,
+}
+
+impl NetworkRules {
+    /// The defaults of `[wasm.network]`: 100 requests, 16 MiB per response, 30 s per request.
+    pub const DEFAULT_MAX_REQUESTS: u32 = 100;
+    /// See [`NetworkRules::DEFAULT_MAX_REQUESTS`].
+    pub const DEFAULT_MAX_RESPONSE_KIB: u64 = 16 * 1024;
+    /// See [`NetworkRules::DEFAULT_MAX_REQUESTS`].
+    pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 30;
+
+    /// Why a job of this TLP and PAP may not use the network, if it may not.
+    pub fn refusal(&self, tlp: i64, pap: i64) -> Option<String> {
+        const NAMES: [&str; 4] = ["WHITE", "GREEN", "AMBER", "RED"];
+        let name = |level: i64| -> &'static str {
+            usize::try_from(level)
+                .ok()
+                .and_then(|i| NAMES.get(i))
+                .copied()
+                .unwrap_or("?")
+        };
+        let hosts = || {
+            self.allow
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(max) = self.max_tlp.filter(|max| tlp > i64::from(*max)) {
+            return Some(format!(
+                "TLP is higher than the network policy allows: the job is TLP:{} ({tlp}) and                  the worker sends its data to {} only up to TLP:{} ({max}) (wasm.network.max_tlp)",
+                name(tlp),
+                hosts(),
+                name(i64::from(max)),
+            ));
+        }
+        if let Some(max) = self.max_pap.filter(|max| pap > i64::from(*max)) {
+            return Some(format!(
+                "PAP is higher than the network policy allows: the job is PAP:{} ({pap}) and                  the worker acts on {} only up to PAP:{} ({max}) (wasm.network.max_pap)",
+                name(pap),
+                hosts(),
+                name(i64::from(max)),
+            ));
+        }
+        None
+    }
+}
+
+fn display_all<T: std::fmt::Display, S: serde::Serializer>(
+    items: &[T],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_seq(items.iter().map(ToString::to_string))
 }
 
 impl WasmPolicy {

@@ -8,10 +8,99 @@ use sha2::{Digest, Sha256};
 
 use super::{
     BackendChoice, KubernetesPolicy, ModuleSource, ModuleStatus, Overflow, Policy, PolicyContext,
-    PolicyError, PolicyFile, ResourcesSection, Result, WasmPolicy,
+    NetworkRules, NetworkSection, PolicyError, PolicyFile, ResourcesSection, Result, WasmPolicy,
 };
 use crate::catalog::check_name;
 use crate::config::{is_quantity, limits};
+
+/// Checks and resolves `[wasm.network]`; an error names the key and what was expected.
+fn resolve_network(
+    n: &NetworkSection,
+) -> std::result::Result<NetworkRules, (&'static str, String)> {
+    for (key, len) in [
+        ("wasm.network.allow", n.allow.len()),
+        ("wasm.network.allow_addresses", n.allow_addresses.len()),
+    ] {
+        if len > limits::NETWORK_ENTRIES {
+            return Err((
+                key,
+                format!(
+                    "`{key}` has {len} entries, more than the {} accepted",
+                    limits::NETWORK_ENTRIES
+                ),
+            ));
+        }
+    }
+    let mut allow = Vec::new();
+    for entry in &n.allow {
+        let origin: wasm_host::net::Origin = entry
+            .parse()
+            .map_err(|e| ("wasm.network.allow", format!("`wasm.network.allow`: {e}")))?;
+        if !allow.contains(&origin) {
+            allow.push(origin);
+        }
+    }
+    let mut allow_addresses = Vec::new();
+    for entry in &n.allow_addresses {
+        let net = entry
+            .parse::<wasm_host::net::IpNet>()
+            .or_else(|_| entry.parse::<std::net::IpAddr>().map(wasm_host::net::IpNet::from))
+            .map_err(|_| {
+                (
+                    "wasm.network.allow_addresses",
+                    format!(
+                        "`wasm.network.allow_addresses`: {entry:?} is not an IP address or a \
+                         CIDR range such as \"10.0.0.0/8\" or \"127.0.0.1\""
+                    ),
+                )
+            })?;
+        allow_addresses.push(net);
+    }
+    let mut levels = [None, None];
+    for (slot, (key, value, range)) in levels.iter_mut().zip([
+        ("wasm.network.max_tlp", n.max_tlp, limits::TLP),
+        ("wasm.network.max_pap", n.max_pap, limits::PAP),
+    ]) {
+        if let Some(v) = value {
+            check_range(key, v, &range).map_err(|problem| (key, problem))?;
+            *slot = u8::try_from(v).ok();
+        }
+    }
+    for (key, value, range) in [
+        ("wasm.network.max_requests", n.max_requests, limits::NETWORK_REQUESTS),
+        (
+            "wasm.network.max_response_kib",
+            n.max_response_kib,
+            limits::NETWORK_RESPONSE_KIB,
+        ),
+        (
+            "wasm.network.request_timeout_s",
+            n.request_timeout_s,
+            limits::NETWORK_TIMEOUT_S,
+        ),
+    ] {
+        if let Some(v) = value {
+            check_range(key, v, &range).map_err(|problem| (key, problem))?;
+        }
+    }
+    let [max_tlp, max_pap] = levels;
+    Ok(NetworkRules {
+        allow,
+        allow_addresses,
+        max_tlp,
+        max_pap,
+        max_requests: n
+            .max_requests
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(NetworkRules::DEFAULT_MAX_REQUESTS),
+        max_response_kib: n
+            .max_response_kib
+            .unwrap_or(NetworkRules::DEFAULT_MAX_RESPONSE_KIB),
+        request_timeout_s: n
+            .request_timeout_s
+            .unwrap_or(NetworkRules::DEFAULT_REQUEST_TIMEOUT_S),
+    })
+}
 
 /// Resolves `file` (parsed from `text`) as the policy of `worker`.
 pub(super) fn resolve(
@@ -119,6 +208,10 @@ pub(super) fn resolve(
         ));
     }
 
+    let network = match &w.network {
+        Some(section) => Some(resolve_network(section).map_err(|(key, problem)| fail(key, problem))?),
+        None => None,
+    };
     let module = if file.backend == BackendChoice::Kubernetes {
         ModuleStatus::NotNeeded
     } else {
@@ -145,6 +238,7 @@ pub(super) fn resolve(
             max_input_mib: w.max_input_mib.unwrap_or(wd.max_input_mib),
             concurrency: concurrency(w.concurrency, wd.concurrency),
             env: file.wasm.env,
+            network,
         },
         kubernetes: KubernetesPolicy {
             image: k.image,

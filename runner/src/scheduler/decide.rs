@@ -103,6 +103,17 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
             );
         }
     }
+    if let Some(refusal) = policy
+        .wasm
+        .network
+        .as_ref()
+        .and_then(|network| network.refusal(facts.tlp, facts.pap))
+    {
+        return Decision::refuse(
+            refusal.clone(),
+            format!("{refusal}, set in {file}"),
+        );
+    }
     if policy.backend == BackendChoice::Kubernetes {
         return Decision::run(
             BackendKind::Kubernetes,
