@@ -10,6 +10,7 @@
 mod analyzer;
 mod artifact;
 mod error;
+pub mod http;
 mod extractor;
 mod matchers;
 mod output;
