@@ -15,20 +15,43 @@ pub(crate) struct MemoryLimitHit {
     pub(crate) requested_bytes: u64,
 }
 
-/// Limits one store's memories and tables.
+/// Core instances, memories and tables a WASI 0.2 component may create: a Rust component is its
+/// program plus the few small modules `wasm-component-ld` adds (a shim, its fixups), one memory
+/// and a table or two.
+const COMPONENT_INSTANCES: usize = 16;
+const COMPONENT_MEMORIES: usize = 4;
+const COMPONENT_TABLES: usize = 8;
+
+/// Limits one store's memories and tables. The memory limit holds for all the store's linear
+/// memories together.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     memory_limit: u64,
+    /// The bytes of all memories granted so far.
+    used: u64,
     peak: u64,
     hit: Option<u64>,
+    /// Instances, memories and tables allowed (1 each for a core module).
+    counts: usize,
 }
 
 impl Limiter {
+    /// The limiter of a core module: one instance, one memory, one table.
     pub(crate) fn new(memory_limit: u64) -> Self {
         Self {
             memory_limit,
+            used: 0,
             peak: 0,
             hit: None,
+            counts: 1,
+        }
+    }
+
+    /// The limiter of a component (several core instances).
+    pub(crate) fn for_component(memory_limit: u64) -> Self {
+        Self {
+            counts: COMPONENT_INSTANCES,
+            ..Self::new(memory_limit)
         }
     }
 
@@ -46,11 +69,12 @@ impl Limiter {
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let desired = desired as u64;
+        let growth = (desired as u64).saturating_sub(current as u64);
+        let desired = self.used.saturating_add(growth);
         if desired > self.memory_limit {
             self.hit = Some(desired);
             // An error (not `Ok(false)`) traps at once: a guest that handled the failed growth
@@ -60,6 +84,7 @@ impl ResourceLimiter for Limiter {
                 requested_bytes: desired,
             }));
         }
+        self.used = desired;
         self.peak = self.peak.max(desired);
         Ok(true)
     }
@@ -74,14 +99,14 @@ impl ResourceLimiter for Limiter {
     }
 
     fn instances(&self) -> usize {
-        1
+        self.counts
     }
 
     fn memories(&self) -> usize {
-        1
+        if self.counts == 1 { 1 } else { COMPONENT_MEMORIES }
     }
 
     fn tables(&self) -> usize {
-        1
+        if self.counts == 1 { 1 } else { COMPONENT_TABLES }
     }
 }

@@ -79,9 +79,11 @@ impl Sandbox {
         let engine = if config.pooling {
             let slots = u32::try_from(config.max_concurrent).unwrap_or(u32::MAX);
             let mut pool = PoolingAllocationConfig::new();
-            pool.total_core_instances(slots)
-                .total_memories(slots)
-                .total_tables(slots)
+            // A component is a few core instances (see `limiter`): room for every slot to run
+            // one, with two memories and four tables each.
+            pool.total_core_instances(slots.saturating_mul(4))
+                .total_memories(slots.saturating_mul(2))
+                .total_tables(slots.saturating_mul(4))
                 .total_stacks(slots)
                 .max_unused_warm_slots(slots)
                 // A slot's pages stay mapped between runs: only the pages a run dirtied (found
@@ -216,7 +218,7 @@ impl Sandbox {
                     &spec,
                     &stdout,
                     &stderr,
-                    Limiter::new(limits.memory_bytes),
+                    Limiter::for_component(limits.memory_bytes),
                     self.inner.config.max_open_files,
                 )?;
                 let store = self.store(state, |s| &mut s.limiter, limits.fuel)?;

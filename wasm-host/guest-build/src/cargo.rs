@@ -6,8 +6,11 @@ use std::process::{Command, Stdio};
 
 use crate::{Error, Result};
 
-/// The compilation target of every guest.
+/// The default compilation target of a guest (a WASI preview-1 module).
 pub const TARGET: &str = "wasm32-wasip1";
+
+/// The target of WASI 0.2 components (guests that use `wasi:http`).
+pub const TARGET_P2: &str = "wasm32-wasip2";
 
 /// Environment variables of the outer build that must not leak into the guest build: flags and
 /// wrappers meant for the host target (clippy's driver, coverage instrumentation) break or slow a
@@ -36,6 +39,7 @@ pub struct GuestBuild {
     package: String,
     source_dir: PathBuf,
     release: bool,
+    target: &'static str,
 }
 
 impl GuestBuild {
@@ -50,6 +54,7 @@ impl GuestBuild {
             package: package.into(),
             source_dir: source_dir.into(),
             release: true,
+            target: TARGET,
         }
     }
 
@@ -59,10 +64,16 @@ impl GuestBuild {
         self
     }
 
+    /// Chooses the target: [`TARGET`] (default, core modules) or [`TARGET_P2`] (components).
+    pub fn target(mut self, target: &'static str) -> Self {
+        self.target = target;
+        self
+    }
+
     /// Runs the build and returns every binary of the package, sorted by name. Fails at once,
     /// before compiling anything, when the toolchain lacks the target ([`crate::check_target`]).
     pub fn build(&self) -> Result<Vec<Guest>> {
-        crate::check_target()?;
+        crate::check_target_named(self.target)?;
         let manifest_dir = env_path("CARGO_MANIFEST_DIR")?;
         let out_dir = env_path("OUT_DIR")?;
         let cargo = std::env::var_os("CARGO").ok_or(Error::MissingEnv("CARGO"))?;
@@ -82,7 +93,7 @@ impl GuestBuild {
             }
         }
         cmd.current_dir(&manifest_dir)
-            .args(["build", "--target", TARGET, "--package", &self.package])
+            .args(["build", "--target", self.target, "--package", &self.package])
             .args(["--message-format", "json-render-diagnostics"])
             .env("CARGO_TARGET_DIR", guest_target_dir(&out_dir))
             // Debug info makes a guest several times larger, and every byte is hashed and
@@ -105,7 +116,7 @@ impl GuestBuild {
         }
         let status = child.wait().map_err(Error::Spawn)?;
         if !status.success() {
-            return Err(Error::BuildFailed(status));
+            return Err(Error::BuildFailed(self.target, status));
         }
         if guests.is_empty() {
             return Err(Error::NoBinaries(self.package.clone()));

@@ -27,9 +27,11 @@ mod cargo;
 mod constants;
 mod target;
 
-pub use cargo::{Guest, GuestBuild};
+pub use cargo::{Guest, GuestBuild, TARGET, TARGET_P2};
 pub use constants::{render_constants, render_embedded, write_constants, write_embedded};
-pub use target::{INSTALL_COMMAND, check_sysroot, check_target};
+pub use target::{
+    INSTALL_COMMAND, check_sysroot, check_sysroot_for, check_target, check_target_named,
+};
 
 /// Ends the build script on `error`: prints it as one `cargo::error=` line and exits. Cargo shows
 /// it as `error: <package>: <context>: <error>` followed by "build script logged errors", and
@@ -49,15 +51,17 @@ pub enum Error {
     /// called from a build script.
     #[error("environment variable {0} is not set: call guest-build from a build script")]
     MissingEnv(&'static str),
-    /// The toolchain has no standard library for `wasm32-wasip1`.
+    /// The toolchain has no standard library for the guests' target.
     #[error(
-        "the Rust standard library for wasm32-wasip1 is not installed in {}{}, and the built-in \
-         analyzers and test programs are compiled for it: run `rustup target add wasm32-wasip1` \
+        "the Rust standard library for {target} is not installed in {}{}, and the built-in \
+         analyzers and test programs are compiled for it: run `rustup target add {target}` \
          in this repository, then build again",
         sysroot.display(),
         toolchain.as_ref().map(|t| format!(" (toolchain {t})")).unwrap_or_default()
     )]
     TargetMissing {
+        /// The target whose library is missing.
+        target: &'static str,
         /// The sysroot of the compiler cargo uses.
         sysroot: std::path::PathBuf,
         /// `$RUSTUP_TOOLCHAIN`, when rustup chose the toolchain.
@@ -75,8 +79,8 @@ pub enum Error {
     #[error("could not start cargo for the guest build: {0}")]
     Spawn(#[source] std::io::Error),
     /// The nested `cargo build` failed; its diagnostics are on the build script's stderr.
-    #[error("cargo build --target wasm32-wasip1 failed ({0}); its errors are above")]
-    BuildFailed(std::process::ExitStatus),
+    #[error("cargo build --target {0} failed ({1}); its errors are above")]
+    BuildFailed(&'static str, std::process::ExitStatus),
     /// The nested `cargo` printed a message that is not the JSON it documents.
     #[error("unexpected cargo JSON message: {0}")]
     BadMessage(String),

@@ -15,6 +15,11 @@ pub const INSTALL_COMMAND: &str = "rustup target add wasm32-wasip1";
 /// compiler cargo uses (`$RUSTC`, which honours `RUSTUP_TOOLCHAIN`, else `rustc`) for its sysroot
 /// and looks in it with [`check_sysroot`].
 pub fn check_target() -> Result<()> {
+    check_target_named(TARGET)
+}
+
+/// Like [`check_target`], for `target` (e.g. `wasm32-wasip2`).
+pub fn check_target_named(target: &'static str) -> Result<()> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let output = Command::new(&rustc)
         .args(["--print", "sysroot"])
@@ -34,17 +39,23 @@ pub fn check_target() -> Result<()> {
         });
     }
     let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    check_sysroot(Path::new(&sysroot))
+    check_sysroot_for(Path::new(&sysroot), target)
 }
 
 /// Checks that `sysroot` holds the `wasm32-wasip1` standard library
 /// (`<sysroot>/lib/rustlib/wasm32-wasip1/lib`).
 pub fn check_sysroot(sysroot: &Path) -> Result<()> {
-    let lib = sysroot.join("lib").join("rustlib").join(TARGET).join("lib");
+    check_sysroot_for(sysroot, TARGET)
+}
+
+/// Checks that `sysroot` holds the standard library of `target`.
+pub fn check_sysroot_for(sysroot: &Path, target: &'static str) -> Result<()> {
+    let lib = sysroot.join("lib").join("rustlib").join(target).join("lib");
     if lib.is_dir() {
         return Ok(());
     }
     Err(Error::TargetMissing {
+        target,
         sysroot: sysroot.to_path_buf(),
         toolchain: std::env::var("RUSTUP_TOOLCHAIN").ok(),
     })

@@ -198,8 +198,8 @@ impl Shared {
         };
         if number > u64::from(policy.max_requests) {
             return Err(self.deny(format!(
-                "{} asked for {target}: denied, request {number} is beyond \
-                 wasm.network.max_requests ({})",
+                "{} asked for {target}: denied, the job has made the {} requests \
+                 wasm.network.max_requests allows",
                 self.worker, policy.max_requests
             )));
         }
@@ -235,7 +235,7 @@ impl Shared {
             Scheme::Http => policy.proxy.http.as_ref(),
             Scheme::Https => policy.proxy.https.as_ref(),
         };
-        let connected = tokio::time::timeout_at(deadline, self.connect(policy, &origin, proxy))
+        let connected = tokio::time::timeout_at(deadline, self.connect(policy, &origin, proxy, &target))
             .await
             .map_err(|_| timed_out("while connecting"))??;
         let mut request = request;
@@ -297,12 +297,12 @@ impl Shared {
         policy: &NetworkPolicy,
         origin: &Origin,
         proxy: Option<&ProxyAddr>,
+        target: &str,
     ) -> Result<Box<dyn Stream>, Denied> {
-        let target = origin.to_string();
         let tcp = match proxy {
-            Some(proxy) => self.via_proxy(policy, origin, proxy).await?,
+            Some(proxy) => self.via_proxy(origin, proxy, target).await?,
             None => {
-                let addrs = self.checked_addresses(policy, origin).await?;
+                let addrs = self.checked_addresses(policy, origin, target).await?;
                 let mut last = None;
                 let mut stream = None;
                 for addr in addrs {
@@ -358,8 +358,8 @@ impl Shared {
         &self,
         policy: &NetworkPolicy,
         origin: &Origin,
+        target: &str,
     ) -> Result<Vec<SocketAddr>, Denied> {
-        let target = origin.to_string();
         let addrs: Vec<SocketAddr> = if let Ok(ip) = origin.host.parse::<IpAddr>() {
             vec![SocketAddr::new(ip, origin.port)]
         } else if let Some(pinned) = policy.pinned(&origin.host, origin.port) {
@@ -413,11 +413,10 @@ impl Shared {
     /// plain connection for http (the request then goes in absolute form).
     async fn via_proxy(
         &self,
-        _policy: &NetworkPolicy,
         origin: &Origin,
         proxy: &ProxyAddr,
+        target: &str,
     ) -> Result<TcpStream, Denied> {
-        let target = origin.to_string();
         let unreachable = |e: String| Denied {
             warning: format!(
                 "{} asked for {target}: cannot use the proxy {proxy}: {e}",

@@ -3,7 +3,9 @@
 //!
 //! - `PROBE_URLS`: whitespace-separated `http://` / `https://` URLs, requested in order;
 //! - `PROBE_REPEAT`: how many times the list is requested (default 1);
-//! - `PROBE_MAX_READ`: stop reading a body after this many bytes (default: read to the end).
+//! - `PROBE_MAX_READ`: stop reading a body after this many bytes (default: read to the end);
+//! - `PROBE_FOLLOW`: when set, a 3xx answer with a `Location` is followed (up to 5 hops), each
+//!   hop a new request, as an HTTP client library does; every hop is one result.
 //!
 //! Writes a Cortex success report to `/job/output/output.json` whose `full` is `{"results": [the
 //! first 20 results], "counts": {"200": n, "HttpRequestDenied": m, ...}}`; a result is
@@ -22,6 +24,7 @@ mod probe {
     /// The name of an error code, without its payload.
     fn code_name(code: &ErrorCode) -> String {
         let debug = format!("{code:?}");
+        let debug = debug.strip_prefix("ErrorCode::").unwrap_or(&debug);
         debug
             .split(['(', ' ', '{'])
             .next()
@@ -29,8 +32,8 @@ mod probe {
             .to_owned()
     }
 
-    /// One request: `Ok((status, bytes))` or `Err((code, bytes read before it))`.
-    fn request(url: &str, max_read: u64) -> Result<(u16, u64), (String, u64)> {
+    /// One request: `Ok((status, bytes, location))` or `Err((code, bytes read before it))`.
+    fn request(url: &str, max_read: u64) -> Result<(u16, u64, Option<String>), (String, u64)> {
         let (scheme, rest) = url.split_once("://").ok_or(("BadUrl".to_owned(), 0))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -54,6 +57,11 @@ mod probe {
             .expect("the response is taken once")
             .map_err(|e| (code_name(&e), 0))?;
         let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned());
         let body = response.consume().expect("the body is taken once");
         let stream = body.stream().expect("the stream is taken once");
         let mut bytes = 0u64;
@@ -72,7 +80,7 @@ mod probe {
                 }
             }
         }
-        Ok((status, bytes))
+        Ok((status, bytes, location))
     }
 
     pub fn main() {
@@ -85,22 +93,34 @@ mod probe {
             .ok()
             .and_then(|r| r.parse().ok())
             .unwrap_or(u64::MAX);
+        let follow = std::env::var_os("PROBE_FOLLOW").is_some();
         let mut results = Vec::new();
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for _ in 0..repeat {
             for url in urls.split_whitespace() {
-                let result = match request(url, max_read) {
-                    Ok((status, bytes)) => {
-                        *counts.entry(status.to_string()).or_default() += 1;
-                        json!({"url": url, "status": status, "bytes": bytes})
+                let mut url = url.to_owned();
+                for _hop in 0..6 {
+                    let mut next = None;
+                    let result = match request(&url, max_read) {
+                        Ok((status, bytes, location)) => {
+                            *counts.entry(status.to_string()).or_default() += 1;
+                            if follow && (300..400).contains(&status) {
+                                next = location;
+                            }
+                            json!({"url": url, "status": status, "bytes": bytes})
+                        }
+                        Err((error, bytes)) => {
+                            *counts.entry(error.clone()).or_default() += 1;
+                            json!({"url": url, "error": error, "bytes": bytes})
+                        }
+                    };
+                    if results.len() < 20 {
+                        results.push(result);
                     }
-                    Err((error, bytes)) => {
-                        *counts.entry(error.clone()).or_default() += 1;
-                        json!({"url": url, "error": error, "bytes": bytes})
+                    match next {
+                        Some(location) => url = location,
+                        None => break,
                     }
-                };
-                if results.len() < 20 {
-                    results.push(result);
                 }
             }
         }
