@@ -117,6 +117,42 @@ impl Corpus {
         self.check(|job| run_binary(bin.as_ref(), job))
     }
 
+    /// [`Corpus::check_binary`] for corpora whose inputs hold placeholders (the network
+    /// analyzers' `STANDIN_PORT`, `STANDIN_CA_PEM`): `fill` rewrites each case's
+    /// `input/input.json` before the run, and `restore` rewrites `output/output.json` after it
+    /// (a failure report echoes the input), before the comparison.
+    ///
+    /// # Panics
+    ///
+    /// When a job's `input.json` or `output.json` cannot be read or written back.
+    pub fn check_binary_filled(
+        &self,
+        bin: impl AsRef<Path>,
+        fill: impl Fn(&Value) -> Value,
+        restore: impl Fn(&Value) -> Value,
+    ) -> Report {
+        self.check(|job| {
+            let input = job.input().join("input.json");
+            let text = fs::read(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+            let value: Value = serde_json::from_slice(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+            fs::write(&input, serde_json::to_vec(&fill(&value)).expect("JSON"))
+                .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+            let ended = run_binary(bin.as_ref(), job);
+            let output = job.output().join("output.json");
+            if let Ok(written) = fs::read(&output)
+                && let Ok(report) = serde_json::from_slice::<Value>(&written)
+            {
+                fs::write(
+                    &output,
+                    serde_json::to_vec(&restore(&report)).expect("JSON"),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", output.display()));
+            }
+            ended
+        })
+    }
+
     /// Runs `run` on a fresh job folder for every case, generating large cases first, and
     /// compares what it wrote with the golden: the exit status with the golden's `success`,
     /// then the report, after [`file_artifacts`] (port's side), [`long_strings`] and the case's
