@@ -1,11 +1,14 @@
 //! What the real API server does to a Job before storing it: validation (the `Invalid` causes
-//! the runner can meet) and defaulting (selector, controller labels, pod template defaults).
+//! the runner can meet) and defaulting (selector, controller labels, pod template defaults); and
+//! the same for a NetworkPolicy (name, CIDRs, ports and protocols; `policyTypes` defaulted).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::status::{ApiError, FieldError, FieldErrorKind};
 use crate::store::{Res, new_uid};
@@ -166,6 +169,96 @@ pub fn admit_job(job: &mut Job, namespace: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether `s` is a CIDR as the API server parses it (`address/prefix`, prefix within the
+/// address's length).
+fn is_cidr(s: &str) -> bool {
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => prefix <= 32,
+        Ok(std::net::IpAddr::V6(_)) => prefix <= 128,
+        Err(_) => false,
+    }
+}
+
+/// Validates and defaults a NetworkPolicy about to be created in `namespace`: a DNS-1123
+/// subdomain name, valid `ipBlock` CIDRs, ports 1-65535 and TCP, UDP or SCTP; `policyTypes`
+/// defaults to `Ingress`, plus `Egress` when the policy has egress rules.
+pub fn admit_network_policy(policy: &mut NetworkPolicy, namespace: &str) -> Result<(), ApiError> {
+    prepare_meta(&mut policy.metadata, namespace)?;
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    let mut errs = Vec::new();
+    let invalid = |field: String, value: String, detail: &str| FieldError {
+        kind: FieldErrorKind::Invalid,
+        field,
+        value: Some(value),
+        detail: detail.to_owned(),
+    };
+    if name.is_empty() {
+        errs.push(req("metadata.name", "name or generateName is required"));
+    } else if name.len() > 253 || !name.split('.').all(is_dns_label) {
+        errs.push(invalid(
+            "metadata.name".to_owned(),
+            name.clone(),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        ));
+    }
+    let spec = policy.spec.get_or_insert_with(Default::default);
+    for (i, rule) in spec.egress.iter().flatten().enumerate() {
+        for (j, peer) in rule.to.iter().flatten().enumerate() {
+            if let Some(block) = &peer.ip_block
+                && !is_cidr(&block.cidr)
+            {
+                errs.push(invalid(
+                    format!("spec.egress[{i}].to[{j}].ipBlock.cidr"),
+                    block.cidr.clone(),
+                    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                ));
+            }
+        }
+        for (j, port) in rule.ports.iter().flatten().enumerate() {
+            let protocol = port.protocol.clone().unwrap_or_else(|| "TCP".to_owned());
+            if !["TCP", "UDP", "SCTP"].contains(&protocol.as_str()) {
+                errs.push(FieldError {
+                    kind: FieldErrorKind::NotSupported,
+                    field: format!("spec.egress[{i}].ports[{j}].protocol"),
+                    value: Some(protocol),
+                    detail: "supported values: \"SCTP\", \"TCP\", \"UDP\"".to_owned(),
+                });
+            }
+            if let Some(IntOrString::Int(n)) = port.port
+                && !(1..=65535).contains(&n)
+            {
+                errs.push(invalid(
+                    format!("spec.egress[{i}].ports[{j}].port"),
+                    n.to_string(),
+                    "must be between 1 and 65535, inclusive",
+                ));
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::invalid(Res::NetworkPolicies, &name, errs));
+    }
+    if spec.policy_types.as_ref().is_none_or(Vec::is_empty) {
+        let mut types = vec!["Ingress".to_owned()];
+        if spec.egress.as_ref().is_some_and(|e| !e.is_empty()) {
+            types.push("Egress".to_owned());
+        }
+        spec.policy_types = Some(types);
+    }
+    for rule in spec.egress.iter_mut().flatten() {
+        for port in rule.ports.iter_mut().flatten() {
+            port.protocol.get_or_insert_with(|| "TCP".to_owned());
+        }
+    }
+    Ok(())
+}
+
 /// The defaults the API server fills in a pod spec.
 pub fn default_pod_spec(pod: &mut PodSpec) {
     pod.dns_policy
@@ -251,6 +344,57 @@ mod tests {
             "a"
         );
         assert_eq!(j.metadata.namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
+    fn a_network_policy_with_a_bad_cidr_is_invalid_and_a_good_one_defaulted() {
+        use k8s_openapi::api::networking::v1::{
+            IPBlock, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,
+            NetworkPolicySpec,
+        };
+        let policy = |cidr: &str| NetworkPolicy {
+            metadata: ObjectMeta {
+                name: Some("p".to_owned()),
+                ..Default::default()
+            },
+            spec: Some(NetworkPolicySpec {
+                egress: Some(vec![NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: cidr.to_owned(),
+                            except: None,
+                        }),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::Int(443)),
+                        ..Default::default()
+                    }]),
+                }]),
+                ..Default::default()
+            }),
+        };
+        let e = admit_network_policy(&mut policy("10.0.0.1/33"), "d").unwrap_err();
+        assert_eq!(
+            e.status.message.as_deref(),
+            Some(
+                "NetworkPolicy.networking.k8s.io \"p\" is invalid: spec.egress[0].to[0].ipBlock.cidr: Invalid value: \"10.0.0.1/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
+            )
+        );
+        let mut good = policy("2001:db8::1/128");
+        admit_network_policy(&mut good, "d").unwrap();
+        let spec = good.spec.unwrap();
+        assert_eq!(
+            spec.policy_types,
+            Some(vec!["Ingress".to_owned(), "Egress".to_owned()])
+        );
+        assert_eq!(
+            spec.egress.unwrap()[0].ports.as_ref().unwrap()[0]
+                .protocol
+                .as_deref(),
+            Some("TCP")
+        );
+        assert_eq!(good.metadata.namespace.as_deref(), Some("d"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `/version` and the discovery documents (`/api`, `/apis`, `/api/v1`, `/apis/batch/v1`): only
-//! the resources and verbs the stand-in serves, in the real shapes.
+//! `/version` and the discovery documents (`/api`, `/apis`, `/api/v1`, `/apis/batch/v1`,
+//! `/apis/networking.k8s.io/v1`): only the resources and verbs the stand-in serves, in the real
+//! shapes.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery,
@@ -55,15 +56,50 @@ fn batch_v1() -> GroupVersionForDiscovery {
     }
 }
 
+fn networking_v1() -> GroupVersionForDiscovery {
+    GroupVersionForDiscovery {
+        group_version: "networking.k8s.io/v1".to_owned(),
+        version: "v1".to_owned(),
+    }
+}
+
 /// `GET /apis`.
 pub fn groups() -> APIGroupList {
     APIGroupList {
-        groups: vec![APIGroup {
-            name: "batch".to_owned(),
-            preferred_version: Some(batch_v1()),
-            server_address_by_client_cidrs: None,
-            versions: vec![batch_v1()],
-        }],
+        groups: vec![
+            APIGroup {
+                name: "batch".to_owned(),
+                preferred_version: Some(batch_v1()),
+                server_address_by_client_cidrs: None,
+                versions: vec![batch_v1()],
+            },
+            networking_group(),
+        ],
+    }
+}
+
+/// `GET /apis/networking.k8s.io`.
+pub fn networking_group() -> APIGroup {
+    APIGroup {
+        name: "networking.k8s.io".to_owned(),
+        preferred_version: Some(networking_v1()),
+        server_address_by_client_cidrs: None,
+        versions: vec![networking_v1()],
+    }
+}
+
+/// `GET /apis/networking.k8s.io/v1`.
+pub fn networking_v1_resources() -> APIResourceList {
+    APIResourceList {
+        group_version: "networking.k8s.io/v1".to_owned(),
+        resources: vec![resource(
+            "networkpolicies",
+            "networkpolicy",
+            "NetworkPolicy",
+            &["create", "delete", "get", "list", "watch"],
+            &["netpol"],
+            &[],
+        )],
     }
 }
 

@@ -259,6 +259,13 @@ mod tests {
                 "delete jobs",
                 true,
             ),
+            (
+                "DELETE",
+                "/apis/networking.k8s.io/v1/namespaces/d/networkpolicies/j",
+                "",
+                "delete networkpolicies",
+                true,
+            ),
             ("GET", "/apis/batch/v1", "", "get discovery", false),
             ("GET", "/version", "", "get discovery", false),
         ];

@@ -232,7 +232,7 @@ impl Handle {
         self.shared.namespace_isolation
     }
 
-    /// Every stored object (Jobs, Pods, Events) as JSON.
+    /// Every stored object (Jobs, Pods, Events, NetworkPolicies) as JSON.
     pub fn objects(&self) -> Vec<serde_json::Value> {
         self.shared.store.snapshot()
     }

@@ -1,4 +1,5 @@
-//! The HTTP routes: discovery, Jobs, Pods (with logs), Events, and the `/_standin/` control API.
+//! The HTTP routes: discovery, Jobs, Pods (with logs), Events, NetworkPolicies, and the
+//! `/_standin/` control API.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, ListMeta};
 use serde::Serialize;
 use serde_json::Value;
@@ -72,6 +74,26 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/namespaces/{ns}/events/{name}",
             get(get_one::<Event>),
+        )
+        .route(
+            "/apis/networking.k8s.io",
+            get(|| async { json_body(&discovery::networking_group()) }),
+        )
+        .route(
+            "/apis/networking.k8s.io/v1",
+            get(|| async { json_body(&discovery::networking_v1_resources()) }),
+        )
+        .route(
+            "/apis/networking.k8s.io/v1/networkpolicies",
+            get(list_all::<NetworkPolicy>),
+        )
+        .route(
+            "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+            get(list_ns::<NetworkPolicy>).post(create_network_policy),
+        )
+        .route(
+            "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}",
+            get(get_one::<NetworkPolicy>).delete(delete_network_policy),
         )
         .route("/_standin/faults", get(get_faults).post(set_faults))
         .route("/_standin/stats", get(stats))
@@ -277,6 +299,35 @@ async fn delete_job(
         opts.propagation_policy = Some(p.clone());
     }
     controller::delete_job(&s, &ns, &name, opts).unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn create_network_policy(State(s): St, Path(ns): Path<String>, body: Bytes) -> Response {
+    let mut policy: NetworkPolicy = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return ApiError::bad_request(format!(
+                "NetworkPolicy in version \"v1\" cannot be handled as a NetworkPolicy: {e}"
+            ))
+            .into_response();
+        }
+    };
+    if let Err(e) = admission::admit_network_policy(&mut policy, &ns) {
+        return e.into_response();
+    }
+    match s.store.create(policy) {
+        Ok(policy) => (StatusCode::CREATED, json_body(&policy)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `DELETE networkpolicies/{name}`: gone at once (no finalizers, nothing to propagate). Like the
+/// rest of the stand-in, no garbage collector follows ownerReferences: a policy owned by a
+/// deleted Job stays until deleted itself.
+async fn delete_network_policy(State(s): St, Path((ns, name)): Path<(String, String)>) -> Response {
+    match s.store.remove::<NetworkPolicy>(&ns, &name, |_| Ok(())) {
+        Ok(policy) => json_body(&policy),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn pod_log(State(s): St, Path((ns, name)): Path<(String, String)>, q: Q) -> Response {

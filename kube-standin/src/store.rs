@@ -1,11 +1,12 @@
-//! The object store: Jobs, Pods and Events keyed by namespace and name, one resourceVersion
-//! counter for all of them, and the bounded event history that watches replay.
+//! The object store: Jobs, Pods, Events and NetworkPolicies keyed by namespace and name, one
+//! resourceVersion counter for all of them, and the bounded event history that watches replay.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::serde::Serialize;
 use k8s_openapi::serde::de::DeserializeOwned;
@@ -23,6 +24,8 @@ pub enum Res {
     Pods,
     /// `v1` Events.
     Events,
+    /// `networking.k8s.io/v1` NetworkPolicies.
+    NetworkPolicies,
 }
 
 impl Res {
@@ -32,6 +35,7 @@ impl Res {
             Res::Jobs => "jobs",
             Res::Pods => "pods",
             Res::Events => "events",
+            Res::NetworkPolicies => "networkpolicies",
         }
     }
 
@@ -39,6 +43,7 @@ impl Res {
     pub fn group(self) -> &'static str {
         match self {
             Res::Jobs => "batch",
+            Res::NetworkPolicies => "networking.k8s.io",
             Res::Pods | Res::Events => "",
         }
     }
@@ -49,6 +54,7 @@ impl Res {
             Res::Jobs => "Job",
             Res::Pods => "Pod",
             Res::Events => "Event",
+            Res::NetworkPolicies => "NetworkPolicy",
         }
     }
 
@@ -56,6 +62,7 @@ impl Res {
     pub fn api_version(self) -> &'static str {
         match self {
             Res::Jobs => "batch/v1",
+            Res::NetworkPolicies => "networking.k8s.io/v1",
             Res::Pods | Res::Events => "v1",
         }
     }
@@ -111,6 +118,13 @@ impl Stored for Event {
     }
 }
 
+impl Stored for NetworkPolicy {
+    const RES: Res = Res::NetworkPolicies;
+    fn table(inner: &mut Inner) -> &mut BTreeMap<Key, Self> {
+        &mut inner.network_policies
+    }
+}
+
 /// A watch event type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -154,6 +168,7 @@ pub struct Inner {
     jobs: BTreeMap<Key, Job>,
     pods: BTreeMap<Key, Pod>,
     events: BTreeMap<Key, Event>,
+    network_policies: BTreeMap<Key, NetworkPolicy>,
     history: VecDeque<Arc<Record>>,
     history_limit: usize,
     /// The highest resourceVersion dropped from the history (0: none dropped yet).
@@ -210,6 +225,7 @@ impl Store {
                 jobs: BTreeMap::new(),
                 pods: BTreeMap::new(),
                 events: BTreeMap::new(),
+                network_policies: BTreeMap::new(),
                 history: VecDeque::new(),
                 history_limit: history_limit.max(1),
                 evicted_up_to: 0,
@@ -356,6 +372,7 @@ impl Store {
                 Res::Jobs => inner.jobs.values().map(to_value).collect(),
                 Res::Pods => inner.pods.values().map(to_value).collect(),
                 Res::Events => inner.events.values().map(to_value).collect(),
+                Res::NetworkPolicies => inner.network_policies.values().map(to_value).collect(),
             };
             let records = objects
                 .into_iter()
@@ -390,12 +407,14 @@ impl Store {
         WatchStart::Replay(replay, rx, inner.rv.max(rv))
     }
 
-    /// Every stored object as JSON, Jobs then Pods then Events (for tests and validation).
+    /// Every stored object as JSON, Jobs then Pods then Events then NetworkPolicies (for tests
+    /// and validation).
     pub fn snapshot(&self) -> Vec<Value> {
         let inner = self.lock();
         let mut out: Vec<Value> = inner.jobs.values().map(to_value).collect();
         out.extend(inner.pods.values().map(to_value));
         out.extend(inner.events.values().map(to_value));
+        out.extend(inner.network_policies.values().map(to_value));
         out
     }
 }

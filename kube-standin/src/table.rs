@@ -1,9 +1,10 @@
 //! Server-side printing: `meta.k8s.io/v1` `Table` responses for clients that ask for them
 //! (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, as `kubectl get` does), with the
-//! columns of the real printers for Jobs, Pods and Events.
+//! columns of the real printers for Jobs, Pods, Events and NetworkPolicies.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta, Time};
 use serde::Serialize;
 use serde_json::Value;
@@ -158,6 +159,16 @@ fn columns(res: Res) -> Vec<Column> {
                 "A human-readable description of the status of this operation.",
                 0,
             ),
+        ],
+        Res::NetworkPolicies => vec![
+            col("Name", "name", NAME_DESC, 0),
+            col(
+                "Pod-Selector",
+                "",
+                "Selects the pods to which this NetworkPolicy object applies.",
+                0,
+            ),
+            col("Age", "", AGE_DESC, 0),
         ],
     }
 }
@@ -322,6 +333,29 @@ fn event_cells(e: &Event) -> Vec<Value> {
     ]
 }
 
+fn network_policy_cells(n: &NetworkPolicy) -> Vec<Value> {
+    let selector = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_selector.clone())
+        .and_then(|s| s.match_labels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        n.metadata.name.clone().unwrap_or_default().into(),
+        if selector.is_empty() {
+            "<none>".to_owned()
+        } else {
+            selector
+        }
+        .into(),
+        since(n.metadata.creation_timestamp.as_ref()).into(),
+    ]
+}
+
 fn row(res: Res, v: &Value) -> Option<Row> {
     let (cells, metadata) = match res {
         Res::Jobs => {
@@ -335,6 +369,10 @@ fn row(res: Res, v: &Value) -> Option<Row> {
         Res::Events => {
             let e: Event = serde_json::from_value(v.clone()).ok()?;
             (event_cells(&e), e.metadata)
+        }
+        Res::NetworkPolicies => {
+            let n: NetworkPolicy = serde_json::from_value(v.clone()).ok()?;
+            (network_policy_cells(&n), n.metadata)
         }
     };
     Some(Row {

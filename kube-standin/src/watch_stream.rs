@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -78,6 +79,10 @@ fn bookmark(res: Res, rv: u64, initial_end: bool) -> Bytes {
         Res::Events => to_value(&Event {
             metadata,
             ..Event::default()
+        }),
+        Res::NetworkPolicies => to_value(&NetworkPolicy {
+            metadata,
+            ..NetworkPolicy::default()
         }),
     };
     line("BOOKMARK", object)

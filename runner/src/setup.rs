@@ -148,10 +148,10 @@ impl Setup {
         let global = usize::try_from(config.scheduler.max_running).unwrap_or(usize::MAX);
         let mut scheduler = Scheduler::new(self.table.clone(), global, finalise);
         let kubernetes = if config.kubernetes.enabled {
-            let backend = Arc::new(KubernetesBackend::new(
-                config.kubernetes.clone(),
-                config.jobs.root.clone(),
-            ));
+            let backend = Arc::new(
+                KubernetesBackend::new(config.kubernetes.clone(), config.jobs.root.clone())
+                    .with_pins(config.wasm.network.pins().map_err(SetupError::Network)?),
+            );
             scheduler = scheduler.with_backend(backend.clone());
             Some(backend)
         } else {

@@ -11,6 +11,7 @@ use super::job::JobArgs;
 use super::workers::WorkerArgs;
 use cortex_job::JobFolder;
 use cortex_runner::adoption::{Adopted, adopt_orphans};
+use cortex_runner::backend::kubernetes::egress;
 use cortex_runner::backend::kubernetes::spec::{JobParams, build_job, relative_folder};
 
 use super::terminal;
@@ -18,7 +19,8 @@ use super::terminal;
 /// `k8s` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum K8sCommand {
-    /// Print the Job a job folder would run as, in YAML, without creating it.
+    /// Print the Job a job folder would run as, in YAML, without creating it; for a worker with
+    /// `[wasm.network]`, its egress NetworkPolicy follows as a second document.
     Manifest(JobArgs),
     /// Adopt the Jobs an earlier runner left (it stopped or was killed with jobs running): wait
     /// for each and write its report, exactly once, without running any worker again.
@@ -42,7 +44,8 @@ pub fn run(command: K8sCommand) -> Result<Status> {
 }
 
 /// Prints the Job for the folder: the worker's full Kubernetes timeout as its deadline (a job
-/// submitted now would have all of it).
+/// submitted now would have all of it); then the egress NetworkPolicy of a worker with a
+/// network policy (without its owner reference: the Job has no uid before it is created).
 fn manifest(args: JobArgs) -> Result<Status> {
     let setup = args.workers.setup()?;
     let Some(worker) = setup.table.get(&args.analyzer) else {
@@ -68,7 +71,24 @@ fn manifest(args: JobArgs) -> Result<Status> {
         active_deadline: Duration::from_secs(timeout_s),
         has_cacerts,
     })?;
-    let yaml = serde_yaml_ng::to_string(&job)?;
+    let mut yaml = serde_yaml_ng::to_string(&job)?;
+    // A worker with a network policy: its egress NetworkPolicy as a second document, the hosts
+    // resolved now (the runner resolves them again when it creates the Job).
+    if let Some(rules) = worker.policy.as_ref().and_then(|p| p.wasm.network.as_ref()) {
+        let pins = config.wasm.network.pins().map_err(anyhow::Error::msg)?;
+        let dest =
+            super::runtime()?.block_on(egress::resolve(rules, &pins, egress::RESOLVE_TIMEOUT))?;
+        let name = job.metadata.name.as_deref().unwrap_or_default();
+        let policy = egress::build(
+            name,
+            &config.kubernetes.namespace,
+            &worker.name,
+            &dest,
+            None,
+        );
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml_ng::to_string(&policy)?);
+    }
     match std::io::stdout().lock().write_all(yaml.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other?,

@@ -46,7 +46,8 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_show::ConfigCommand),
-    /// The Kubernetes backend: `k8s manifest` prints the Job a job folder would run as.
+    /// The Kubernetes backend: `k8s manifest` prints the Job a job folder would run as (and its
+    /// egress NetworkPolicy).
     #[command(subcommand)]
     K8s(k8s::K8sCommand),
     /// Serve the HTTP API that runs jobs for Cortex (`/v1/jobs`, `/v1/workers`, health, metrics).

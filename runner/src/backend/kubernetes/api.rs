@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, LogParams, PostParams};
 use kube::{Api, Client};
 use tokio::time::Instant;
@@ -40,11 +41,13 @@ pub struct Counters {
     pub errors: AtomicU64,
 }
 
-/// The Kubernetes API as the backend uses it: Jobs, Pods, logs and Events of one namespace.
+/// The Kubernetes API as the backend uses it: Jobs, Pods, logs, Events and the Jobs'
+/// NetworkPolicies of one namespace.
 pub struct KubeApi {
     jobs: Api<Job>,
     pods: Api<Pod>,
     events: Api<Event>,
+    network_policies: Api<NetworkPolicy>,
     limiter: RateLimit,
     /// What was sent.
     pub counters: Counters,
@@ -78,7 +81,8 @@ impl KubeApi {
         Self {
             jobs: Api::namespaced(client.clone(), namespace),
             pods: Api::namespaced(client.clone(), namespace),
-            events: Api::namespaced(client, namespace),
+            events: Api::namespaced(client.clone(), namespace),
+            network_policies: Api::namespaced(client, namespace),
             limiter: RateLimit::new(qps),
             counters: Counters::default(),
         }
@@ -139,6 +143,29 @@ impl KubeApi {
     pub async fn delete_job(&self, name: &str) -> Result<(), kube::Error> {
         let params = DeleteParams::background();
         match self.call(true, || self.jobs.delete(name, &params)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a Job's egress `policy`.
+    pub async fn create_network_policy(
+        &self,
+        policy: &NetworkPolicy,
+    ) -> Result<NetworkPolicy, kube::Error> {
+        let params = PostParams::default();
+        self.call(true, || self.network_policies.create(&params, policy))
+            .await
+    }
+
+    /// Deletes the NetworkPolicy `name`. A policy already gone is fine.
+    pub async fn delete_network_policy(&self, name: &str) -> Result<(), kube::Error> {
+        let params = DeleteParams::default();
+        match self
+            .call(true, || self.network_policies.delete(name, &params))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
             Err(e) => Err(e),

@@ -17,11 +17,17 @@
 //! 5. after finalisation, [`Backend::finalised`] deletes the Job (background propagation) unless
 //!    `kubernetes.keep_jobs`.
 //!
+//! A worker whose policy has `[wasm.network]` gets its allowlist as the pod's egress
+//! NetworkPolicy ([`egress`]): the hosts are resolved before the Job is created (a name that does
+//! not resolve fails the job then), the policy is created right after the Job, owned by it, and
+//! deleted with it.
+//!
 //! A run that is dropped (timeout, cancellation) deletes its Job from a task of its own, which
 //! `finalised` waits for. A runner that stops leaves its Jobs running: [`KubernetesBackend::orphans`]
 //! lists them for the next runner to adopt.
 //!
-//! Requests per job: one create and one delete (a third only when a create is retried). The
+//! Requests per job: one create and one delete (a third only when a create is retried), two more
+//! for a worker with a network policy (its NetworkPolicy's create and delete). The
 //! runner talks to the cluster only through [`kube::Client`] and a kubeconfig (or the pod's
 //! service account).
 
@@ -37,9 +43,11 @@ use tokio::task::JoinHandle;
 
 use super::{Backend, BackendEnd, BackendJob, BackendKind, BoxFuture, LaneLimits, RunInfo};
 use crate::config::KubernetesConfig;
+use crate::policy::NetworkRules;
 use crate::workers::Worker;
 
 pub mod api;
+pub mod egress;
 pub mod folder;
 pub mod outcome;
 pub mod spec;
@@ -73,6 +81,9 @@ pub struct KubernetesBackend {
     jobs_root: PathBuf,
     defaults: LaneLimits,
     connected: OnceCell<Connected>,
+    /// Addresses pinned for host names (the configuration's `[wasm.network] resolve`), used
+    /// instead of the resolver for the egress NetworkPolicies.
+    pins: Vec<wasm_host::net::Pinned>,
     /// Jobs whose run ended normally, to delete once their report is written.
     ended: Mutex<HashSet<String>>,
     /// Deletions started by dropped runs (timeout, cancellation), awaited by `finalised`.
@@ -101,9 +112,18 @@ impl KubernetesBackend {
             jobs_root,
             defaults,
             connected: OnceCell::new(),
+            pins: Vec::new(),
             ended: Mutex::default(),
             deleting: Mutex::default(),
         }
+    }
+
+    /// Resolves the host names of egress NetworkPolicies to `pins` where they name them (the
+    /// configuration's `[wasm.network] resolve`), as the sandbox does.
+    #[must_use]
+    pub fn with_pins(mut self, pins: Vec<wasm_host::net::Pinned>) -> Self {
+        self.pins = pins;
+        self
     }
 
     /// Connects (once) to the cluster and starts the shared watches.
@@ -224,6 +244,7 @@ impl KubernetesBackend {
             backend: self.clone(),
             api: api.clone(),
             name: Some(name.clone()),
+            network: network(&job.worker).is_some(),
         };
         // A Job of this folder may exist already (a restart, a retry, another replica): know
         // the cluster's Jobs before deciding to create one.
@@ -348,6 +369,15 @@ impl KubernetesBackend {
             .map_err(|e| e.to_string())?;
         let cacerts = job.folder.input_dir().join("cacerts");
         let has_cacerts = std::fs::symlink_metadata(&cacerts).is_ok_and(|m| m.is_file());
+        // The addresses first: a name that does not resolve fails the job before any Job exists.
+        let egress = match network(&job.worker) {
+            Some(rules) => Some(
+                egress::resolve(rules, &self.pins, egress::RESOLVE_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
         let manifest = spec::build_job(&spec::JobParams {
             worker: &job.worker,
             config: &self.config,
@@ -357,12 +387,52 @@ impl KubernetesBackend {
         })
         .map_err(|e| e.to_string())?;
         match api.create_job(&manifest).await {
-            Ok(_) => Ok(false),
+            Ok(created) => {
+                if let Some(dest) = &egress {
+                    let policy = egress::build(
+                        name,
+                        &self.config.namespace,
+                        &job.worker.name,
+                        dest,
+                        Some(&created),
+                    );
+                    self.create_network_policy(api, &policy).await?;
+                }
+                Ok(false)
+            }
+            // The Job of an earlier run (or replica) keeps the policy that run created.
             Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(true),
             Err(e) => Err(format!(
                 "creating the Job {name} in namespace {} failed: {e}",
                 self.config.namespace
             )),
+        }
+    }
+
+    /// Creates a Job's egress NetworkPolicy. One left by an earlier Job of the same name (kept,
+    /// or not yet collected) belongs to that Job: it is replaced, once.
+    async fn create_network_policy(
+        &self,
+        api: &KubeApi,
+        policy: &k8s_openapi::api::networking::v1::NetworkPolicy,
+    ) -> Result<(), String> {
+        let name = policy.metadata.name.as_deref().unwrap_or_default();
+        let failed = |e: kube::Error| {
+            format!(
+                "creating the egress NetworkPolicy {name} in namespace {} failed: {e}",
+                self.config.namespace
+            )
+        };
+        match api.create_network_policy(policy).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_already_exists() => {
+                api.delete_network_policy(name).await.map_err(failed)?;
+                api.create_network_policy(policy)
+                    .await
+                    .map(drop)
+                    .map_err(failed)
+            }
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -412,16 +482,26 @@ impl KubernetesBackend {
         end
     }
 
-    /// Deletes the Job `name` unless `keep_jobs`; failures are logged (the Job's TTL is the
-    /// backstop).
-    async fn delete(&self, api: &KubeApi, name: &str) {
+    /// Deletes the Job `name`, and its egress NetworkPolicy when `network`, unless `keep_jobs`;
+    /// failures are logged (the Job's TTL is the backstop, and the cluster's garbage collector
+    /// removes the policy with its owner).
+    async fn delete(&self, api: &KubeApi, name: &str, network: bool) {
         if self.config.keep_jobs {
             return;
         }
         if let Err(e) = api.delete_job(name).await {
             tracing::warn!(kubernetes_job = %name, "deleting the Job failed (its ttlSecondsAfterFinished remains): {e}");
         }
+        // The stand-in, and a cluster whose garbage collector lags, would keep it: delete it.
+        if network && let Err(e) = api.delete_network_policy(name).await {
+            tracing::warn!(kubernetes_job = %name, "deleting the Job's egress NetworkPolicy failed (it goes with the Job it is owned by): {e}");
+        }
     }
+}
+
+/// The worker's `[wasm.network]`, which its Job pods get as their egress NetworkPolicy.
+fn network(worker: &Worker) -> Option<&NetworkRules> {
+    worker.policy.as_ref()?.wasm.network.as_ref()
 }
 
 /// The pods that belong to the Job as seen (same controller uid); none before the Job is seen,
@@ -481,6 +561,8 @@ struct DeleteOnDrop {
     backend: Arc<KubernetesBackend>,
     api: Arc<KubeApi>,
     name: Option<String>,
+    /// Whether the Job has an egress NetworkPolicy to delete too.
+    network: bool,
 }
 
 impl Drop for DeleteOnDrop {
@@ -492,7 +574,8 @@ impl Drop for DeleteOnDrop {
             return;
         };
         let (backend, api, key) = (self.backend.clone(), self.api.clone(), name.clone());
-        let task = runtime.spawn(async move { backend.delete(&api, &name).await });
+        let network = self.network;
+        let task = runtime.spawn(async move { backend.delete(&api, &name, network).await });
         self.backend
             .deleting
             .lock()
@@ -545,7 +628,8 @@ impl Backend for KubernetesBackend {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&name);
             if ended && let Some(connected) = self.connected.get() {
-                self.delete(&connected.api, &name).await;
+                let network = network(&job.worker).is_some();
+                self.delete(&connected.api, &name, network).await;
             }
         })
     }
