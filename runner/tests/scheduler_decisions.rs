@@ -296,6 +296,68 @@ fn tlp_and_pap_ceilings_refuse_with_cortexutils_messages() {
     );
 }
 
+/// `[wasm.network] max_tlp` / `max_pap`: a job above them gets no network — it is refused
+/// before any backend runs, with a report that names the level, the hosts and the key.
+#[tokio::test]
+async fn a_job_above_the_network_ceilings_is_refused_with_the_reason() {
+    let (t, _d) = table(&[(
+        "EmlParser",
+        "backend = \"wasm\"\n[wasm.network]\nallow = [\"https://api.abuseipdb.com\"]\nmax_tlp = 1\nmax_pap = 2\n",
+    )]);
+    let eml = t.get("EmlParser").unwrap();
+    let mut f = facts("file", 10);
+    f.tlp = 1;
+    f.pap = 2;
+    assert_eq!(
+        decide(eml, &f, Load::default()).backend(),
+        Some(BackendKind::Wasm)
+    );
+    f.tlp = 2;
+    let message = "TLP is higher than the network policy allows: the job is TLP:AMBER (2) and \
+                   the worker sends its data to https://api.abuseipdb.com only up to TLP:GREEN \
+                   (1) (wasm.network.max_tlp)";
+    assert_eq!(
+        decide(eml, &f, Load::default()),
+        refuse(
+            message,
+            &format!("{message}, set in policies/EmlParser.toml")
+        )
+    );
+    f.tlp = 0;
+    f.pap = 3;
+    assert_eq!(
+        decide(eml, &f, Load::default()),
+        refuse(
+            "PAP is higher than the network policy allows: the job is PAP:RED (3) and the \
+             worker acts on https://api.abuseipdb.com only up to PAP:AMBER (2) \
+             (wasm.network.max_pap)",
+            "PAP is higher than the network policy allows: the job is PAP:RED (3) and the \
+             worker acts on https://api.abuseipdb.com only up to PAP:AMBER (2) \
+             (wasm.network.max_pap), set in policies/EmlParser.toml"
+        )
+    );
+
+    // Through the scheduler, the refusal is the job's failure report.
+    let scheduler = Arc::new(Scheduler::new(t.clone(), 4, FinaliseOptions::default()));
+    let root = tempfile::tempdir().unwrap();
+    let mut input = JobInput::new("file", serde_json::Value::Null);
+    input.tlp = 3;
+    let folder = Arc::new(JobFolder::create(root.path(), "1", &input, None).unwrap());
+    let record = scheduler
+        .submit("EmlParser", folder, Instant::now())
+        .await
+        .unwrap();
+    assert!(!record.finalised.success);
+    assert_eq!(
+        record.finalised.report["errorMessage"],
+        serde_json::json!(
+            "TLP is higher than the network policy allows: the job is TLP:RED (3) and the \
+             worker sends its data to https://api.abuseipdb.com only up to TLP:GREEN (1) \
+             (wasm.network.max_tlp)"
+        )
+    );
+}
+
 #[test]
 fn a_data_type_the_worker_does_not_accept_is_refused() {
     let (t, _d) = table(&[("EmlParser", "backend = \"wasm\"")]);

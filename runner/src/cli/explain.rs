@@ -94,6 +94,7 @@ pub fn run(args: ExplainArgs) -> Result<Status> {
             "image": worker.image,
             "decision": decision,
             "unavailable": unavailable,
+            "network": worker.policy.as_ref().and_then(|p| p.wasm.network.as_ref()),
         }))?;
         return Ok(Status::Success);
     }
@@ -126,6 +127,12 @@ pub fn run(args: ExplainArgs) -> Result<Status> {
         facts.pap
     ));
     out.push_str(&format!(
+        "network:  {}\n",
+        escape(&network_line(
+            worker.policy.as_ref().and_then(|p| p.wasm.network.as_ref())
+        ))
+    ));
+    out.push_str(&format!(
         "decision: {}\nreason:   {}\n",
         escape(&verdict),
         escape(&decision.reason)
@@ -135,4 +142,45 @@ pub fn run(args: ExplainArgs) -> Result<Status> {
     }
     print!("{out}");
     Ok(Status::Success)
+}
+
+/// What the worker may reach, in one line: its allowlist and limits, or that it has no network.
+fn network_line(network: Option<&cortex_runner::policy::NetworkRules>) -> String {
+    let Some(n) = network else {
+        return "none (no [wasm.network] in the policy: every request is denied)".into();
+    };
+    let level = |max: Option<u8>, what: &str| {
+        const NAMES: [&str; 4] = ["WHITE", "GREEN", "AMBER", "RED"];
+        max.map(|m| format!(", jobs up to {what}:{}", NAMES[usize::from(m.min(3))]))
+            .unwrap_or_default()
+    };
+    let allow = if n.allow.is_empty() {
+        "no origin".to_owned()
+    } else {
+        n.allow
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let internal = if n.allow_addresses.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", internal addresses allowed: {}",
+            n.allow_addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "{allow} ({} requests per job, {} KiB per response, {} s per request{}{}{internal})",
+        n.max_requests,
+        n.max_response_kib,
+        n.request_timeout_s,
+        level(n.max_tlp, "TLP"),
+        level(n.max_pap, "PAP"),
+    )
 }

@@ -218,7 +218,7 @@ impl NetworkRules {
         };
         if let Some(max) = self.max_tlp.filter(|max| tlp > i64::from(*max)) {
             return Some(format!(
-                "TLP is higher than the network policy allows: the job is TLP:{} ({tlp}) and                  the worker sends its data to {} only up to TLP:{} ({max}) (wasm.network.max_tlp)",
+                "TLP is higher than the network policy allows: the job is TLP:{} ({tlp}) and the worker sends its data to {} only up to TLP:{} ({max}) (wasm.network.max_tlp)",
                 name(tlp),
                 hosts(),
                 name(i64::from(max)),
@@ -226,7 +226,7 @@ impl NetworkRules {
         }
         if let Some(max) = self.max_pap.filter(|max| pap > i64::from(*max)) {
             return Some(format!(
-                "PAP is higher than the network policy allows: the job is PAP:{} ({pap}) and                  the worker acts on {} only up to PAP:{} ({max}) (wasm.network.max_pap)",
+                "PAP is higher than the network policy allows: the job is PAP:{} ({pap}) and the worker acts on {} only up to PAP:{} ({max}) (wasm.network.max_pap)",
                 name(pap),
                 hosts(),
                 name(i64::from(max)),
