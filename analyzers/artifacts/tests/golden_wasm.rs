@@ -38,6 +38,7 @@ fn every_wasm_port_reproduces_its_originals_reports() {
                 input_dir: job.input(),
                 output_dir: job.output(),
                 env: Vec::new(),
+                network: None,
                 limits: wasm_host::Limits {
                     timeout: Duration::from_secs(120),
                     memory_bytes: 1024 * 1024 * 1024,
