@@ -70,6 +70,8 @@ pub struct BenchOptions {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// Sandbox limits of every job.
     pub limits: Limits,
+    /// What a component may reach (none: every request is denied).
+    pub network: Option<crate::policy::NetworkRules>,
 }
 
 /// Latency percentiles in microseconds.
@@ -192,6 +194,7 @@ pub async fn run_sandbox(
                 &folder,
                 Vec::new(),
                 opts.limits.clone(),
+                opts.network.as_ref(),
                 &FinaliseOptions::default(),
             )
             .await?;

@@ -22,6 +22,7 @@ pub mod bench;
 pub mod catalog;
 pub mod client;
 pub mod config;
+pub mod network;
 pub mod policy;
 pub mod sandbox_run;
 pub mod scheduler;

@@ -34,17 +34,25 @@ pub struct SandboxJob {
 }
 
 /// Runs `module` on `folder` (the guest's argv is `[<module name>, "/job"]`) and finalises the
-/// folder.
+/// folder. A component gets `network` (with the job's proxy and CA bundle); none denies every
+/// request.
 pub async fn run_and_finalise(
     sandbox: &Sandbox,
     module: &Module,
     folder: &JobFolder,
     env: Vec<(String, String)>,
     limits: Limits,
+    network: Option<&crate::policy::NetworkRules>,
     options: &FinaliseOptions,
 ) -> Result<SandboxJob> {
     let started = Instant::now();
-    let record = sandbox.run(module, run_spec(folder, env, limits)).await?;
+    let mut spec = run_spec(folder, env, limits);
+    if module.kind() == wasm_host::ModuleKind::Component {
+        spec.network =
+            crate::network::job_network(network, &crate::network::HostNetwork::default(), folder)
+                .map_err(|e| wasm_host::Error::Setup(e))?;
+    }
+    let record = sandbox.run(module, spec).await?;
     let run_time = started.elapsed();
     let finalised = cortex_job::finalise(folder, &worker_end(&record), options)?;
     Ok(SandboxJob {

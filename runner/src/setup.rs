@@ -179,14 +179,14 @@ impl Setup {
                 limits::kib_to_usize(kib)
                     .ok_or_else(|| self.loaded.out_of_range(key, kib, &limits::CAPTURE_KIB))
             };
-            let network = crate::backend::wasm::HostNetwork {
+            let network = crate::network::HostNetwork {
                 pins: config
                     .wasm
                     .network
                     .pins()
                     .map_err(SetupError::Network)?,
                 extra_roots_pem: match &config.wasm.network.ca_file {
-                    Some(path) => crate::backend::wasm::read_bounded(path)
+                    Some(path) => crate::network::read_bounded(path)
                         .and_then(|bytes| {
                             bytes.ok_or_else(|| format!("{} does not exist", path.display()))
                         })

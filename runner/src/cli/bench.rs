@@ -14,7 +14,7 @@ use cortex_runner::config::limits;
 /// Arguments of `cortex-runner bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The WASI preview-1 module (`.wasm`) to run.
+    /// The module to run: a WASI preview-1 module or a WASI 0.2 component (`.wasm`).
     #[arg(long, value_name = "PATH.wasm")]
     module: PathBuf,
     /// Number of jobs (1..=10000000).
@@ -51,6 +51,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 60, value_name = "N",
           value_parser = clap::value_parser!(u64).range(limits::WASM_TIMEOUT_S))]
     timeout_s: u64,
+    #[command(flatten)]
+    network: super::network_args::NetworkArgs,
 }
 
 /// `--config`: a JSON object, or an error saying what was given instead.
@@ -95,6 +97,7 @@ pub fn run(args: BenchArgs) -> Result<Status> {
             timeout: Duration::from_secs(args.timeout_s),
             ..wasm_host::Limits::default()
         },
+        network: args.network.rules(),
     };
     let sandbox = wasm_host::Sandbox::new(wasm_host::SandboxConfig::default())
         .context("starting the wasm sandbox")?;

@@ -13,7 +13,7 @@ use cortex_runner::sandbox_run;
 /// Arguments of `cortex-runner exec`.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The WASI preview-1 module (`.wasm`) to run.
+    /// The module to run: a WASI preview-1 module or a WASI 0.2 component (`.wasm`).
     #[arg(long, value_name = "PATH.wasm")]
     module: PathBuf,
     /// An existing Cortex job folder (`input/input.json`, `output/`).
@@ -37,6 +37,8 @@ pub struct ExecArgs {
     #[arg(long, default_value_t = 16 * limits::MIB, value_name = "BYTES",
           value_parser = clap::value_parser!(u64).range(limits::MAX_OUTPUT_BYTES))]
     max_output_bytes: u64,
+    #[command(flatten)]
+    network: super::network_args::NetworkArgs,
 }
 
 /// Parses one `K=V` pair; the key must be non-empty.
@@ -73,7 +75,13 @@ pub fn run(args: ExecArgs) -> Result<Status> {
     };
     let rt = super::runtime()?;
     let done = rt.block_on(sandbox_run::run_and_finalise(
-        &sandbox, &module, &folder, args.env, limits, &options,
+        &sandbox,
+        &module,
+        &folder,
+        args.env,
+        limits,
+        args.network.rules().as_ref(),
+        &options,
     ))?;
     super::print_json(&done.finalised.report)?;
     Ok(if done.finalised.success {

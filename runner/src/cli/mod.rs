@@ -5,6 +5,7 @@ mod bench;
 mod catalog_export;
 mod config_show;
 mod exec;
+mod network_args;
 mod explain;
 mod interrupt;
 mod job;
