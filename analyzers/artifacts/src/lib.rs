@@ -1,5 +1,6 @@
-//! The built-in wasm analyzers, compiled for `wasm32-wasip1` in release mode, without debug info,
-//! by this crate's build script:
+//! The built-in wasm analyzers, compiled in release mode, without debug info, by this crate's
+//! build script: the offline ones for `wasm32-wasip1` (core modules), the ones that use the
+//! network (AbuseIPDB, URLhaus, GreyNoise) for `wasm32-wasip2` (components, for wasi-http):
 //!
 //! - [`EMBEDDED`], every `(worker name, module bytes)` pair, and [`module_bytes`]: the modules
 //!   themselves, compiled into whatever binary links this crate, so a runner copied to another
@@ -45,15 +46,26 @@ mod tests {
         assert_eq!(
             names,
             [
+                "AbuseIPDB",
                 "EmlParser",
                 "FileInfo",
+                "GreyNoise",
                 "MSDefenderOffice365_SafeLinksDecoder",
+                "URLhaus",
                 "ValidateObservable"
             ]
         );
         for (name, path) in ALL {
             let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{name}: {path}: {e}"));
-            assert_eq!(&bytes[..4], b"\0asm", "{name} is not a wasm module");
+            assert_eq!(&bytes[..4], b"\0asm", "{name} is not wasm");
+            // The version and layer after the magic: 1, 0 for a core module; 0x0d, 1 for a
+            // component.
+            let expected: &[u8] = if NETWORK.contains(name) {
+                b"\x0d\0\x01\0"
+            } else {
+                b"\x01\0\0\0"
+            };
+            assert_eq!(&bytes[4..8], expected, "{name}");
             assert_eq!(module_path(name), Some(*path));
             assert_eq!(std::path::Path::new(path).parent(), Some(module_dir()));
         }
@@ -95,7 +107,11 @@ mod tests {
         }
     }
 
-    /// The names of the custom sections of a wasm module.
+    /// The analyzers built as components.
+    const NETWORK: [&str; 3] = ["AbuseIPDB", "GreyNoise", "URLhaus"];
+
+    /// The names of the custom sections of a wasm module, or of a component and every core
+    /// module and component nested in it.
     fn custom_sections(bytes: &[u8]) -> Vec<String> {
         fn leb(bytes: &[u8], at: &mut usize) -> usize {
             let (mut value, mut shift) = (0usize, 0);
@@ -109,7 +125,9 @@ mod tests {
                 }
             }
         }
-        assert_eq!(&bytes[..8], b"\0asm\x01\0\0\0");
+        assert_eq!(&bytes[..4], b"\0asm");
+        let component = &bytes[4..8] == b"\x0d\0\x01\0";
+        assert!(component || &bytes[4..8] == b"\x01\0\0\0");
         let (mut names, mut at) = (Vec::new(), 8);
         while at < bytes.len() {
             let id = bytes[at];
@@ -119,6 +137,9 @@ mod tests {
             if id == 0 {
                 let len = leb(bytes, &mut at);
                 names.push(String::from_utf8_lossy(&bytes[at..at + len]).into_owned());
+            } else if component && (id == 1 || id == 4) {
+                // A nested core module (1) or component (4): a whole binary of its own.
+                names.extend(custom_sections(&bytes[at..end]));
             }
             at = end;
         }
