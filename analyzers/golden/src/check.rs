@@ -131,6 +131,21 @@ impl Corpus {
         fill: impl Fn(&Value) -> Value,
         restore: impl Fn(&Value) -> Value,
     ) -> Report {
+        self.check_filled(|job| run_binary(bin.as_ref(), job), fill, restore)
+    }
+
+    /// [`Corpus::check`] with [`Corpus::check_binary_filled`]'s placeholders: `fill` rewrites
+    /// each case's `input/input.json` before `run`, `restore` the report after it.
+    ///
+    /// # Panics
+    ///
+    /// When a job's `input.json` or `output.json` cannot be read or written back.
+    pub fn check_filled(
+        &self,
+        mut run: impl FnMut(&JobFolder) -> Ended,
+        fill: impl Fn(&Value) -> Value,
+        restore: impl Fn(&Value) -> Value,
+    ) -> Report {
         self.check(|job| {
             let input = job.input().join("input.json");
             let text = fs::read(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
@@ -138,7 +153,7 @@ impl Corpus {
                 .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
             fs::write(&input, serde_json::to_vec(&fill(&value)).expect("JSON"))
                 .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
-            let ended = run_binary(bin.as_ref(), job);
+            let ended = run(job);
             let output = job.output().join("output.json");
             if let Ok(written) = fs::read(&output)
                 && let Ok(report) = serde_json::from_slice::<Value>(&written)

@@ -23,8 +23,12 @@ impl Backend {
     pub(crate) fn send(&self, request: &Request, max_body: usize) -> Result<Response> {
         let host = super::redirect::parse(&request.url)?.host;
         let timeout = wstd::time::Duration::from(request.timeout);
-        let exchange = exchange(request, max_body, &host);
-        match wstd::runtime::block_on(exchange.timeout(timeout)) {
+        // The timer behind `timeout` belongs to wstd's reactor, which exists only inside
+        // `block_on`: the whole future is built there.
+        let exchanged = wstd::runtime::block_on(async {
+            exchange(request, max_body, &host).timeout(timeout).await
+        });
+        match exchanged {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
                 url: request.url.clone(),
