@@ -324,6 +324,8 @@ fn the_role_grants_exactly_what_the_backend_needs_in_its_namespace() {
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
                 {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+                 "verbs": ["create", "delete"]},
             ]),
             "{overlay}"
         );
