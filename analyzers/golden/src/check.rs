@@ -118,9 +118,7 @@ impl Corpus {
     }
 
     /// [`Corpus::check_binary`] for corpora whose inputs hold placeholders (the network
-    /// analyzers' `STANDIN_PORT`, `STANDIN_CA_PEM`): `fill` rewrites each case's
-    /// `input/input.json` before the run, and `restore` rewrites `output/output.json` after it
-    /// (a failure report echoes the input), before the comparison.
+    /// analyzers' `STANDIN_PORT`, `STANDIN_CA_PEM`); see [`Corpus::check_filled`].
     ///
     /// # Panics
     ///
@@ -134,8 +132,9 @@ impl Corpus {
         self.check_filled(|job| run_binary(bin.as_ref(), job), fill, restore)
     }
 
-    /// [`Corpus::check`] with [`Corpus::check_binary_filled`]'s placeholders: `fill` rewrites
-    /// each case's `input/input.json` before `run`, `restore` the report after it.
+    /// [`Corpus::check`] for corpora whose inputs hold placeholders: `fill` rewrites each case's
+    /// `input/input.json` before `run`, and `restore` rewrites `output/output.json` after it
+    /// (a failure report echoes the input), before the comparison.
     ///
     /// # Panics
     ///
