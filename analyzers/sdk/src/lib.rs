@@ -10,8 +10,8 @@
 mod analyzer;
 mod artifact;
 mod error;
-pub mod http;
 mod extractor;
+pub mod http;
 mod matchers;
 mod output;
 pub mod pyjson;
