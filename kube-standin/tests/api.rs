@@ -397,3 +397,85 @@ async fn pagination_with_limit_and_continue() {
         "list items carry no kind, as from the real server"
     );
 }
+
+#[tokio::test]
+async fn network_policies_are_stored_validated_listed_and_deleted() {
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let env = start(Config::default()).await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(env.client.clone(), "d");
+    let policy = |name: &str, cidr: &str| -> NetworkPolicy {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"team": "soc"}},
+            "spec": {
+                "podSelector": {"matchLabels": {"job-name": name}},
+                "policyTypes": ["Egress"],
+                "egress": [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"port": 443}]}]
+            }
+        }))
+        .unwrap()
+    };
+    let bad = api_err(
+        policies
+            .create(&PostParams::default(), &policy("p", "203.0.113.7"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(bad.code, 422);
+    assert_eq!(
+        bad.message,
+        "NetworkPolicy.networking.k8s.io \"p\" is invalid: spec.egress[0].to[0].ipBlock.cidr: Invalid value: \"203.0.113.7\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
+    );
+    let created = policies
+        .create(&PostParams::default(), &policy("p", "203.0.113.7/32"))
+        .await
+        .unwrap();
+    assert!(created.metadata.uid.is_some());
+    let spec = created.spec.unwrap();
+    // Defaulted as the API server does.
+    assert_eq!(
+        spec.egress.unwrap()[0].ports.as_ref().unwrap()[0]
+            .protocol
+            .as_deref(),
+        Some("TCP")
+    );
+    let again = api_err(
+        policies
+            .create(&PostParams::default(), &policy("p", "203.0.113.7/32"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((again.code, again.reason.as_str()), (409, "AlreadyExists"));
+    let listed = policies
+        .list(&ListParams::default().labels("team=soc"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        policies.get("p").await.unwrap().metadata.name.as_deref(),
+        Some("p")
+    );
+    policies
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap();
+    let gone = api_err(policies.get("p").await.unwrap_err());
+    assert_eq!(
+        (gone.code, gone.message.as_str()),
+        (404, "networkpolicies.networking.k8s.io \"p\" not found")
+    );
+    let stats = env.handle.stats();
+    assert_eq!(stats.requests.get("create networkpolicies"), Some(&3));
+    assert_eq!(stats.requests.get("delete networkpolicies"), Some(&1));
+    // kube's discovery finds the group.
+    let d = kube::Discovery::new(env.client.clone())
+        .run()
+        .await
+        .unwrap();
+    assert!(
+        d.get("networking.k8s.io")
+            .expect("group networking.k8s.io discovered")
+            .recommended_resources()
+            .iter()
+            .any(|(r, _)| r.kind == "NetworkPolicy")
+    );
+}

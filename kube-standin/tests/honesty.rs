@@ -130,6 +130,27 @@ async fn kubectl_get_logs_watch_and_delete() {
 
     assert_eq!(kubectl(&env, &["logs", &pod]).await, "from-the-pod\n");
 
+    // NetworkPolicies: kubectl finds the resource by discovery and prints the real columns.
+    let policy = serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "np", "namespace": "default"},
+        "spec": {"podSelector": {"matchLabels": {"job-name": "kc"}}, "policyTypes": ["Egress"]}
+    });
+    let file = env.dir.path().join("np.json");
+    std::fs::write(&file, policy.to_string()).unwrap();
+    kubectl(
+        &env,
+        &["create", "--validate=false", "-f", file.to_str().unwrap()],
+    )
+    .await;
+    let np_table = kubectl(&env, &["get", "networkpolicies"]).await;
+    let rows: Vec<Vec<&str>> = np_table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "POD-SELECTOR", "AGE"], "{np_table}");
+    assert_eq!(rows[1][..2], ["np", "job-name=kc"], "{np_table}");
+
     // `get -w` prints the current jobs, then a line per change.
     let cache = env.dir.path().join("kubectl-cache");
     let mut child = Command::new("kubectl")
