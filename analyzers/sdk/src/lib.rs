@@ -1,11 +1,13 @@
 //! Write Cortex analyzers and responders in Rust with the semantics of `cortexutils` 2.2.1, the
-//! Python library almost every Cortex worker uses, natively and for `wasm32-wasip1`.
+//! Python library almost every Cortex worker uses, natively and for `wasm32-wasip1` and
+//! `wasm32-wasip2`.
 //!
 //! [`Worker`] reads the job folder (`argv[1]`, default `/job`) and checks TLP/PAP;
 //! [`Analyzer`] adds the observable, taxonomies, artifacts and the report with its
 //! [`Hooks`]; [`Responder`] builds operations; [`Extractor`] is cortexutils' artifact
 //! auto-extraction. [`run_analyzer`] / [`run_responder`] are a worker's whole `main`, and turn
-//! errors and panics into cortexutils' failure report.
+//! errors and panics into cortexutils' failure report. [`http`] is an HTTP client with the
+//! semantics of Python's `requests`, over wasi-http on `wasm32-wasip2`.
 
 mod analyzer;
 mod artifact;

@@ -358,3 +358,57 @@ fn a_ca_bundle_without_certificates_is_refused() {
         "cannot use the CA bundle the job's cacerts: no PEM certificate in it"
     );
 }
+
+/// A job folder with `config` as its worker configuration and, when given, `input/cacerts`.
+fn job(config: serde_json::Value, cacerts: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("input")).unwrap();
+    std::fs::create_dir(dir.path().join("output")).unwrap();
+    let input = serde_json::json!({"data": "1.2.3.4", "dataType": "ip", "config": config});
+    std::fs::write(dir.path().join("input/input.json"), input.to_string()).unwrap();
+    if let Some(pem) = cacerts {
+        std::fs::write(dir.path().join("input/cacerts"), pem).unwrap();
+    }
+    dir
+}
+
+fn options_of(dir: &tempfile::TempDir) -> ClientOptions {
+    let worker = cortex_sdk::Worker::open(cortex_sdk::WorkerOptions {
+        job_directory: Some(dir.path().to_path_buf()),
+        secret_phrases: None,
+    })
+    .unwrap();
+    ClientOptions::from_worker(&worker).unwrap()
+}
+
+#[test]
+fn the_jobs_proxies_and_ca_bundle_come_from_its_config_or_input_cacerts() {
+    let dir = job(
+        serde_json::json!({
+            "proxy": {"http": "http://p:3128", "https": "http://q:3129"},
+            "cacerts": "-----BEGIN CERTIFICATE-----\nconfig\n",
+        }),
+        Some("file"),
+    );
+    let options = options_of(&dir);
+    assert_eq!(options.http_proxy.as_deref(), Some("http://p:3128"));
+    assert_eq!(options.https_proxy.as_deref(), Some("http://q:3129"));
+    // config.cacerts wins over the file Cortex writes from it.
+    assert_eq!(
+        options.extra_roots_pem.as_deref(),
+        Some(&b"-----BEGIN CERTIFICATE-----\nconfig\n"[..])
+    );
+
+    let dir = job(serde_json::json!({}), Some("from the file"));
+    let options = options_of(&dir);
+    assert_eq!((options.http_proxy, options.https_proxy), (None, None));
+    assert_eq!(
+        options.extra_roots_pem.as_deref(),
+        Some(&b"from the file"[..])
+    );
+    assert_eq!(
+        options.max_body_bytes,
+        cortex_sdk::http::DEFAULT_MAX_BODY_BYTES
+    );
+    assert_eq!(options.timeout, cortex_sdk::http::DEFAULT_TIMEOUT);
+}
