@@ -276,7 +276,7 @@ fn setup_and_usage_errors_exit_2() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
         format!(
-            "error: policy {}:3: unknown key `wasm.memry` (expected one of: module, sha256, memory_mib, timeout_s, fuel, max_input_mib, concurrency, env)",
+            "error: policy {}:3: unknown key `wasm.memry` (expected one of: module, sha256, memory_mib, timeout_s, fuel, max_input_mib, concurrency, env, network)",
             policies.join("ValidateObservable.toml").display()
         )
     );
