@@ -239,6 +239,38 @@ async fn a_name_with_no_address_the_policy_allows_fails_the_job_before_any_job_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_whose_folder_is_gone_loses_its_job_and_its_policy() {
+    let c = cluster().await;
+    let cfg = c.config(
+        "orphan",
+        &[("Api", "cortex/quick:1", NETWORK)],
+        &format!("keep_jobs = true\n{PIN}"),
+    );
+    let (scheduler, backend) = scheduler(&cfg);
+    let f = folder(&c.jobs(), "orphan", "1.1.1.1");
+    let (_, report) = run(&scheduler, "Api", f.clone()).await;
+    assert_eq!(report["success"], json!(true), "{report}");
+    assert_eq!(network_policies(&c.standin).len(), 1);
+    // Cortex deleted the folder; the next adoption finds the Job without it.
+    std::fs::remove_dir_all(f.path()).unwrap();
+    let adopted = cortex_runner::adoption::adopt_orphans(&scheduler, &backend)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            adopted.as_slice(),
+            [cortex_runner::adoption::Adopted::Dropped { .. }]
+        ),
+        "{adopted:?}"
+    );
+    no_jobs_left(&c.standin).await;
+    assert_eq!(network_policies(&c.standin), Vec::<Value>::new());
+    let stats = c.standin.stats();
+    assert_eq!(stats.requests.get("delete networkpolicies"), Some(&1));
+    backend.stop_watches();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_above_max_tlp_is_refused_before_any_job_or_policy_is_created() {
     let c = cluster().await;
     let cfg = c.config("red", &[("Api", "cortex/quick:1", NETWORK)], PIN);

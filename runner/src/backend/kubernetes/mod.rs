@@ -216,12 +216,18 @@ impl KubernetesBackend {
         Ok(orphans)
     }
 
-    /// Deletes the Job of an orphan that cannot be adopted (its folder is gone).
+    /// Deletes the Job of an orphan that cannot be adopted (its folder is gone), and its egress
+    /// NetworkPolicy if it has one (whether it does is not known without its worker's policy: a
+    /// policy already gone is fine).
     pub async fn delete_orphan(&self, name: &str) {
-        if let Some(connected) = self.connected.get()
-            && let Err(e) = connected.api.delete_job(name).await
-        {
+        let Some(connected) = self.connected.get() else {
+            return;
+        };
+        if let Err(e) = connected.api.delete_job(name).await {
             tracing::warn!(kubernetes_job = %name, "deleting the Job failed: {e}");
+        }
+        if let Err(e) = connected.api.delete_network_policy(name).await {
+            tracing::warn!(kubernetes_job = %name, "deleting the Job's egress NetworkPolicy failed (it goes with the Job it is owned by): {e}");
         }
     }
 
