@@ -212,12 +212,37 @@ fn load_err(file_text: &str, env_pairs: &[(&str, &str)]) -> (String, String) {
 }
 
 #[test]
+fn a_bad_pinned_address_names_the_file_the_entry_and_the_form() {
+    let (err, file) = load_err(
+        "[wasm.network]\nresolve = { \"api.example.test:443\" = [\"203.0.113.7\"] }\n",
+        &[],
+    );
+    assert_eq!(
+        err,
+        format!(
+            "config {file}: `wasm.network.resolve`: \"api.example.test:443\": \"203.0.113.7\" is \
+             not address:port: expected \"host:port\" = [\"address:port\", ...], e.g. \
+             \"api.abuseipdb.com:443\" = [\"203.0.113.7:443\"]"
+        )
+    );
+    let (err, file) = load_err("[wasm.network]\nresolve = { \"api.example.test\" = [] }\n", &[]);
+    assert_eq!(
+        err,
+        format!(
+            "config {file}: `wasm.network.resolve`: key \"api.example.test\": expected \
+             \"host:port\" = [\"address:port\", ...], e.g. \"api.abuseipdb.com:443\" = \
+             [\"203.0.113.7:443\"]"
+        )
+    );
+}
+
+#[test]
 fn an_unknown_key_in_the_file_names_the_file_key_and_choices() {
     let (err, file) = load_err("[wasm]\nmemry = 3\n", &[]);
     assert_eq!(
         err,
         format!(
-            "config {file}: unknown key `wasm.memry` (expected one of: enabled, module_dirs, builtin_modules, cache_dir, memory_mib, timeout_s, fuel, max_input_mib, stdout_kib, stderr_kib, concurrency)"
+            "config {file}: unknown key `wasm.memry` (expected one of: enabled, module_dirs, builtin_modules, cache_dir, memory_mib, timeout_s, fuel, max_input_mib, stdout_kib, stderr_kib, concurrency, network)"
         )
     );
 }

@@ -261,9 +261,12 @@ fn workers(out: &Output) -> BTreeMap<String, String> {
 /// The four built-in analyzers, each in the sandbox by its shipped policy.
 fn builtin_on_wasm() -> BTreeMap<String, String> {
     [
+        "AbuseIPDB",
         "EmlParser",
         "FileInfo",
+        "GreyNoise",
         "MSDefenderOffice365_SafeLinksDecoder",
+        "URLhaus",
         "ValidateObservable",
     ]
     .into_iter()

@@ -137,6 +137,36 @@ fn a_tlp_red_job_never_reaches_the_network() {
     assert_eq!(stats.connects, 0);
 }
 
+/// TLS is the runner's: without the job's `cacerts`, the stand-in's certificate (from its own
+/// test CA) is not trusted, and the report says why.
+#[test]
+fn a_certificate_outside_the_trusted_roots_fails_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(dir.path(), "");
+    let (_rt, standin) = standin();
+    let proxy = format!("proxy={}", json!({"https": standin.proxy_url()}));
+    let out = runner(
+        &config,
+        &[
+            "run", "--json", "--analyzer", "AbuseIPDB", "--data", "118.25.6.39", "--data-type",
+            "ip", "--worker-config", "key=test-key", "--worker-config", &proxy,
+        ],
+    );
+    let got = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{got}");
+    let warnings = got["runnerWarnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{got}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.starts_with(
+            "AbuseIPDB asked for https://api.abuseipdb.com/api/v2/check: TLS with \
+             api.abuseipdb.com failed: invalid peer certificate: UnknownIssuer"
+        ),
+        "{warning}"
+    );
+    assert!(standin.stats().requests.is_empty());
+}
+
 #[test]
 fn explain_shows_the_network_a_worker_may_use() {
     let dir = tempfile::tempdir().unwrap();

@@ -372,3 +372,25 @@ async fn ten_thousand_requests_stop_at_the_request_budget() {
         )]
     );
 }
+
+/// Without a pin, the name goes to the system's resolver, once per request: `localhost` is an
+/// allowed name here, and it resolves to loopback, so the request is denied all the same.
+#[tokio::test]
+async fn a_name_the_resolver_maps_to_loopback_is_refused() {
+    let server = Server::start().await;
+    let origin = format!("http://localhost:{}", server.addr.port());
+    let url = format!("{origin}/ok");
+    let (record, full) = probe(std::slice::from_ref(&url), &[], Some(allow(&[origin]))).await;
+    assert_eq!(full["counts"], json!({"HttpRequestDenied": 1}));
+    assert_eq!(server.connections.load(Ordering::Relaxed), 0);
+    let prefix = format!("http-probe asked for {url}: denied, localhost resolves to ");
+    assert_eq!(record.warnings.len(), 1);
+    assert!(
+        record.warnings[0].starts_with(&prefix)
+            && record.warnings[0].contains("127.0.0.1 (a loopback address)")
+            && record.warnings[0]
+                .ends_with("(list the address in wasm.network.allow_addresses to allow it)"),
+        "{:?}",
+        record.warnings
+    );
+}
