@@ -166,7 +166,9 @@ impl WasmNetworkConfig {
                 .iter()
                 .map(|a| {
                     a.parse::<std::net::SocketAddr>().map_err(|_| {
-                        format!("`wasm.network.resolve`: {key:?}: {a:?} is not address:port: {expected}")
+                        format!(
+                            "`wasm.network.resolve`: {key:?}: {a:?} is not address:port: {expected}"
+                        )
                     })
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -231,6 +233,12 @@ pub struct KubernetesConfig {
     pub api_qps: u32,
     /// The end of the container's log kept in a failure report, in KiB.
     pub log_tail_kib: u64,
+    /// The namespace of the cluster DNS pods that a Job pod with an egress NetworkPolicy (a
+    /// worker with `[wasm.network]`) may query on port 53; empty: port 53 at any address
+    /// (NodeLocal DNSCache, a resolver outside the cluster).
+    pub dns_namespace: String,
+    /// The labels of those DNS pods; empty: every pod of `dns_namespace`.
+    pub dns_pod_labels: BTreeMap<String, String>,
 }
 
 /// `[service]`: the HTTP service.
@@ -331,6 +339,8 @@ impl Default for KubernetesConfig {
             start_grace_s: 120,
             api_qps: 20,
             log_tail_kib: 16,
+            dns_namespace: "kube-system".into(),
+            dns_pod_labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
         }
     }
 }
@@ -717,6 +727,25 @@ impl Config {
                     &format!("kubernetes.extra_labels.{label}"),
                     "a label name of letters, digits, '-', '_', '.' (with an optional prefix/)",
                     &format!("{label:?}"),
+                ));
+            }
+        }
+        if !k.dns_namespace.is_empty()
+            && !crate::backend::kubernetes::spec::is_rfc1123_label(&k.dns_namespace)
+        {
+            return Err(ConfigError::invalid(
+                "kubernetes.dns_namespace",
+                "a namespace name (lower-case letters, digits and '-', at most 63) or empty",
+                &format!("{:?}", k.dns_namespace),
+            ));
+        }
+        for (label, value) in &k.dns_pod_labels {
+            if !is_label_key(label) || !crate::backend::kubernetes::spec::is_label_value(value) {
+                return Err(ConfigError::invalid(
+                    &format!("kubernetes.dns_pod_labels.{label}"),
+                    "a pod label: a name of letters, digits, '-', '_', '.' (with an optional \
+                     prefix/) and a value of at most 63 such characters",
+                    &format!("{label:?} = {value:?}"),
                 ));
             }
         }

@@ -180,11 +180,7 @@ impl Setup {
                     .ok_or_else(|| self.loaded.out_of_range(key, kib, &limits::CAPTURE_KIB))
             };
             let network = crate::network::HostNetwork {
-                pins: config
-                    .wasm
-                    .network
-                    .pins()
-                    .map_err(SetupError::Network)?,
+                pins: config.wasm.network.pins().map_err(SetupError::Network)?,
                 extra_roots_pem: match &config.wasm.network.ca_file {
                     Some(path) => crate::network::read_bounded(path)
                         .and_then(|bytes| {

@@ -225,7 +225,10 @@ fn a_bad_pinned_address_names_the_file_the_entry_and_the_form() {
              \"api.abuseipdb.com:443\" = [\"203.0.113.7:443\"]"
         )
     );
-    let (err, file) = load_err("[wasm.network]\nresolve = { \"api.example.test\" = [] }\n", &[]);
+    let (err, file) = load_err(
+        "[wasm.network]\nresolve = { \"api.example.test\" = [] }\n",
+        &[],
+    );
     assert_eq!(
         err,
         format!(

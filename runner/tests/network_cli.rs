@@ -34,8 +34,22 @@ fn run(config: &Path, standin: &Running, worker: &str, data: &str, key: &str, tl
     runner(
         config,
         &[
-            "run", "--json", "--analyzer", worker, "--data", data, "--data-type", "ip", "--tlp", tlp,
-            "--worker-config", &key, "--worker-config", &proxy, "--worker-config", &cacerts,
+            "run",
+            "--json",
+            "--analyzer",
+            worker,
+            "--data",
+            data,
+            "--data-type",
+            "ip",
+            "--tlp",
+            tlp,
+            "--worker-config",
+            &key,
+            "--worker-config",
+            &proxy,
+            "--worker-config",
+            &cacerts,
         ],
     )
 }
@@ -63,8 +77,20 @@ fn abuseipdb_through_the_cli_reproduces_the_originals_report_and_reaches_only_it
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(dir.path(), "");
     let (_rt, standin) = standin();
-    let out = run(&config, &standin, "AbuseIPDB", "118.25.6.39", "test-key", "2");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &config,
+        &standin,
+        "AbuseIPDB",
+        "118.25.6.39",
+        "test-key",
+        "2",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let golden: Value = serde_json::from_slice(
         &std::fs::read(
             common::repo().join("analyzers/abuseipdb/tests/corpus/check-found/expected.json"),
@@ -75,7 +101,10 @@ fn abuseipdb_through_the_cli_reproduces_the_originals_report_and_reaches_only_it
     let mut got = report(&out);
     // The golden's freshness windows count from the day it was made; the stand-in's reports
     // are dated 2024, so they are 0 on any later day, as in the golden.
-    assert_eq!(got["full"]["values"][0]["freshness"], json!({"last24h": 0, "last7d": 0}));
+    assert_eq!(
+        got["full"]["values"][0]["freshness"],
+        json!({"last24h": 0, "last7d": 0})
+    );
     got.as_object_mut().unwrap().remove("operations");
     let mut golden = golden;
     golden.as_object_mut().unwrap().remove("operations");
@@ -148,8 +177,18 @@ fn a_certificate_outside_the_trusted_roots_fails_the_job() {
     let out = runner(
         &config,
         &[
-            "run", "--json", "--analyzer", "AbuseIPDB", "--data", "118.25.6.39", "--data-type",
-            "ip", "--worker-config", "key=test-key", "--worker-config", &proxy,
+            "run",
+            "--json",
+            "--analyzer",
+            "AbuseIPDB",
+            "--data",
+            "118.25.6.39",
+            "--data-type",
+            "ip",
+            "--worker-config",
+            "key=test-key",
+            "--worker-config",
+            &proxy,
         ],
     );
     let got = report(&out);
@@ -171,8 +210,23 @@ fn a_certificate_outside_the_trusted_roots_fails_the_job() {
 fn explain_shows_the_network_a_worker_may_use() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(dir.path(), "");
-    let out = runner(&config, &["explain", "AbuseIPDB", "--data", "1.2.3.4", "--data-type", "ip"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = runner(
+        &config,
+        &[
+            "explain",
+            "AbuseIPDB",
+            "--data",
+            "1.2.3.4",
+            "--data-type",
+            "ip",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let network: Vec<&str> = text.lines().filter(|l| l.starts_with("network:")).collect();
     assert_eq!(

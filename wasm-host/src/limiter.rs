@@ -103,10 +103,18 @@ impl ResourceLimiter for Limiter {
     }
 
     fn memories(&self) -> usize {
-        if self.counts == 1 { 1 } else { COMPONENT_MEMORIES }
+        if self.counts == 1 {
+            1
+        } else {
+            COMPONENT_MEMORIES
+        }
     }
 
     fn tables(&self) -> usize {
-        if self.counts == 1 { 1 } else { COMPONENT_TABLES }
+        if self.counts == 1 {
+            1
+        } else {
+            COMPONENT_TABLES
+        }
     }
 }

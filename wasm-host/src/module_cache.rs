@@ -12,8 +12,8 @@ use wasmtime::component::Component;
 use wasmtime::{Engine, ExternType, InstancePre, Linker};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::disk_cache::DiskCache;
 use crate::component::ComponentState;
+use crate::disk_cache::DiskCache;
 use crate::sandbox::State;
 use crate::{Error, Result};
 
@@ -178,9 +178,10 @@ impl ModuleCache {
                     }
                     Compiled::Component(component) => {
                         let pre = linkers.1.instantiate_pre(&component).map_err(link_error)?;
-                        Pre::Component(CommandPre::new(pre).map_err(|_| {
-                            Error::NotACommandComponent { name: name.into() }
-                        })?)
+                        Pre::Component(
+                            CommandPre::new(pre)
+                                .map_err(|_| Error::NotACommandComponent { name: name.into() })?,
+                        )
                     }
                 };
                 let linked = Arc::new(Linked {
@@ -201,13 +202,7 @@ impl ModuleCache {
         })
     }
 
-    fn compile(
-        &self,
-        engine: &Engine,
-        name: &str,
-        sha256: &str,
-        bytes: &[u8],
-    ) -> Result<Compiled> {
+    fn compile(&self, engine: &Engine, name: &str, sha256: &str, bytes: &[u8]) -> Result<Compiled> {
         if let Some(module) = self.disk.as_ref().and_then(|d| d.load(engine, sha256)) {
             self.count(|s| s.loaded_precompiled += 1);
             return Ok(module);

@@ -156,14 +156,12 @@ impl Sandbox {
     /// Like [`Sandbox::load`], for a module already in memory (wasm binary or text).
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Module> {
         let inner = &self.inner;
-        inner
-            .modules
-            .load(
-                &inner.engine,
-                (&inner.linker, &inner.component_linker),
-                name,
-                bytes,
-            )
+        inner.modules.load(
+            &inner.engine,
+            (&inner.linker, &inner.component_linker),
+            name,
+            bytes,
+        )
     }
 
     /// Runs `module` once under `spec`. A guest that traps, exits non-zero or hits a limit is a

@@ -83,9 +83,8 @@ async fn serve(
             }
             "/redirect" => {
                 let to = target.split_once("to=").map(|(_, to)| to).unwrap_or("/");
-                let answer = format!(
-                    "HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n"
-                );
+                let answer =
+                    format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n");
                 stream.write_all(answer.as_bytes()).await
             }
             "/endless" => {
@@ -150,7 +149,10 @@ async fn probe(
 
 fn allow(origins: &[String]) -> NetworkPolicy {
     NetworkPolicy {
-        allow: origins.iter().map(|o| o.parse::<Origin>().unwrap()).collect(),
+        allow: origins
+            .iter()
+            .map(|o| o.parse::<Origin>().unwrap())
+            .collect(),
         ..NetworkPolicy::default()
     }
 }
@@ -208,7 +210,12 @@ async fn a_host_outside_the_allowlist_is_denied_and_never_reached() {
     let server = Server::start().await;
     let allowed = format!("http://{}", server.addr);
     let other = format!("http://localhost:{}/ok", server.addr.port());
-    let (record, full) = probe(std::slice::from_ref(&other), &[], Some(allow(&[allowed.clone()]))).await;
+    let (record, full) = probe(
+        std::slice::from_ref(&other),
+        &[],
+        Some(allow(&[allowed.clone()])),
+    )
+    .await;
     assert_eq!(full["counts"], json!({"HttpRequestDenied": 1}));
     assert_eq!(server.connections.load(Ordering::Relaxed), 0);
     assert_eq!(
@@ -234,7 +241,10 @@ async fn an_allowed_name_resolving_to_an_internal_address_is_refused() {
         port,
         addrs: vec![format!("{ip}:{port}").parse().unwrap()],
     };
-    for (ip, kind) in [("127.0.0.1", "loopback"), ("169.254.169.254", "cloud metadata")] {
+    for (ip, kind) in [
+        ("127.0.0.1", "loopback"),
+        ("169.254.169.254", "cloud metadata"),
+    ] {
         let policy = NetworkPolicy {
             resolve: vec![pinned(ip)],
             ..allow(std::slice::from_ref(&origin))
@@ -353,7 +363,10 @@ async fn ten_thousand_requests_stop_at_the_request_budget() {
         Some(policy),
     )
     .await;
-    assert_eq!(full["counts"], json!({"200": 100, "HttpRequestDenied": 9900}));
+    assert_eq!(
+        full["counts"],
+        json!({"200": 100, "HttpRequestDenied": 9900})
+    );
     assert_eq!(server.total(), 100);
     assert_eq!(
         record.network,

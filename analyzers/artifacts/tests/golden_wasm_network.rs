@@ -27,7 +27,9 @@ fn network(origin: &str, input: &Value) -> NetworkPolicy {
     NetworkPolicy {
         allow: vec![origin.parse().unwrap()],
         proxy: wasm_host::net::Proxies {
-            https: config["proxy"]["https"].as_str().map(|p| p.parse().unwrap()),
+            https: config["proxy"]["https"]
+                .as_str()
+                .map(|p| p.parse().unwrap()),
             http: None,
         },
         extra_roots_pem: config["cacerts"]
@@ -59,10 +61,9 @@ fn every_network_port_reproduces_its_originals_reports_in_the_sandbox() {
         let corpus = Corpus::of_crate(analyzers.join(dir));
         reports.push(corpus.check_filled(
             |job| {
-                let input: Value = serde_json::from_slice(
-                    &std::fs::read(job.input().join("input.json")).unwrap(),
-                )
-                .unwrap();
+                let input: Value =
+                    serde_json::from_slice(&std::fs::read(job.input().join("input.json")).unwrap())
+                        .unwrap();
                 let spec = wasm_host::RunSpec {
                     input_dir: job.input(),
                     output_dir: job.output(),
@@ -98,6 +99,10 @@ fn every_network_port_reproduces_its_originals_reports_in_the_sandbox() {
         .collect();
     assert_eq!(
         hosts,
-        std::collections::BTreeSet::from(["api.abuseipdb.com", "api.greynoise.io", "urlhaus-api.abuse.ch"])
+        std::collections::BTreeSet::from([
+            "api.abuseipdb.com",
+            "api.greynoise.io",
+            "urlhaus-api.abuse.ch"
+        ])
     );
 }

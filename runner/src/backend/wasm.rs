@@ -32,8 +32,6 @@ pub struct WasmBackend {
 
 pub use crate::network::HostNetwork;
 
-
-
 impl std::fmt::Debug for WasmBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmBackend")
@@ -63,7 +61,6 @@ impl WasmBackend {
         self.network = network;
         self
     }
-
 
     /// Keeps the last `stdout` and `stderr` bytes of the guest's output streams.
     pub fn with_capture(mut self, stdout: usize, stderr: usize) -> Self {

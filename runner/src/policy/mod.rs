@@ -18,8 +18,9 @@ mod messages;
 mod resolve;
 
 pub use format::{
-    BackendChoice, KubernetesSection, NetworkSection, Overflow, PolicyFile, ResourcesSection, SecretEnv,
-    SecuritySection, TaintEffect, Toleration, TolerationOperator, WasmSection, WorkerSection,
+    BackendChoice, KubernetesSection, NetworkSection, Overflow, PolicyFile, ResourcesSection,
+    SecretEnv, SecuritySection, TaintEffect, Toleration, TolerationOperator, WasmSection,
+    WorkerSection,
 };
 
 /// A policy that cannot be used.

@@ -7,8 +7,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{
-    BackendChoice, KubernetesPolicy, ModuleSource, ModuleStatus, Overflow, Policy, PolicyContext,
-    NetworkRules, NetworkSection, PolicyError, PolicyFile, ResourcesSection, Result, WasmPolicy,
+    BackendChoice, KubernetesPolicy, ModuleSource, ModuleStatus, NetworkRules, NetworkSection,
+    Overflow, Policy, PolicyContext, PolicyError, PolicyFile, ResourcesSection, Result, WasmPolicy,
 };
 use crate::catalog::check_name;
 use crate::config::{is_quantity, limits};
@@ -44,7 +44,11 @@ fn resolve_network(
     for entry in &n.allow_addresses {
         let net = entry
             .parse::<wasm_host::net::IpNet>()
-            .or_else(|_| entry.parse::<std::net::IpAddr>().map(wasm_host::net::IpNet::from))
+            .or_else(|_| {
+                entry
+                    .parse::<std::net::IpAddr>()
+                    .map(wasm_host::net::IpNet::from)
+            })
             .map_err(|_| {
                 (
                     "wasm.network.allow_addresses",
@@ -67,7 +71,11 @@ fn resolve_network(
         }
     }
     for (key, value, range) in [
-        ("wasm.network.max_requests", n.max_requests, limits::NETWORK_REQUESTS),
+        (
+            "wasm.network.max_requests",
+            n.max_requests,
+            limits::NETWORK_REQUESTS,
+        ),
         (
             "wasm.network.max_response_kib",
             n.max_response_kib,
@@ -209,7 +217,9 @@ pub(super) fn resolve(
     }
 
     let network = match &w.network {
-        Some(section) => Some(resolve_network(section).map_err(|(key, problem)| fail(key, problem))?),
+        Some(section) => {
+            Some(resolve_network(section).map_err(|(key, problem)| fail(key, problem))?)
+        }
         None => None,
     };
     let module = if file.backend == BackendChoice::Kubernetes {

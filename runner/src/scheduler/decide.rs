@@ -109,10 +109,7 @@ pub fn decide(worker: &Worker, facts: &JobFacts, load: Load) -> Decision {
         .as_ref()
         .and_then(|network| network.refusal(facts.tlp, facts.pap))
     {
-        return Decision::refuse(
-            refusal.clone(),
-            format!("{refusal}, set in {file}"),
-        );
+        return Decision::refuse(refusal.clone(), format!("{refusal}, set in {file}"));
     }
     if policy.backend == BackendChoice::Kubernetes {
         return Decision::run(

@@ -235,9 +235,10 @@ impl Shared {
             Scheme::Http => policy.proxy.http.as_ref(),
             Scheme::Https => policy.proxy.https.as_ref(),
         };
-        let connected = tokio::time::timeout_at(deadline, self.connect(policy, &origin, proxy, &target))
-            .await
-            .map_err(|_| timed_out("while connecting"))??;
+        let connected =
+            tokio::time::timeout_at(deadline, self.connect(policy, &origin, proxy, &target))
+                .await
+                .map_err(|_| timed_out("while connecting"))??;
         let mut request = request;
         // Through a proxy, a plain-HTTP request goes in absolute form; otherwise (direct, or
         // inside a CONNECT tunnel) in origin form.
@@ -454,8 +455,8 @@ impl Shared {
             }
             head.push(byte[0]);
         }
-        let status_line = String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or(&[]))
-            .into_owned();
+        let status_line =
+            String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or(&[])).into_owned();
         let ok = status_line
             .split_whitespace()
             .nth(1)
@@ -529,7 +530,11 @@ struct LimitedBody {
 }
 
 impl LimitedBody {
-    fn fail(&mut self, warning: String, code: HttpError) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+    fn fail(
+        &mut self,
+        warning: String,
+        code: HttpError,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         self.done = true;
         self.shared.log().warn(warning);
         Poll::Ready(Some(Err(code)))

@@ -109,9 +109,7 @@ impl FromStr for ProxyAddr {
 
     /// Parses `http://host[:port][/]`, the form cortexutils' `config.proxy.*` takes.
     fn from_str(text: &str) -> Result<Self, String> {
-        let origin: Origin = text
-            .parse()
-            .map_err(|e| format!("proxy {text:?}: {e}"))?;
+        let origin: Origin = text.parse().map_err(|e| format!("proxy {text:?}: {e}"))?;
         if origin.scheme != Scheme::Http {
             return Err(format!(
                 "proxy {text:?}: only http:// proxies are supported (the tunnel to an https:// \
@@ -308,8 +306,7 @@ pub fn special_address(ip: IpAddr) -> Option<&'static str> {
             let [a, b, c, _] = v4.octets();
             if v4.is_loopback() {
                 Some("loopback")
-            } else if [169, 254, 169, 254] == v4.octets() || [100, 100, 100, 200] == v4.octets()
-            {
+            } else if [169, 254, 169, 254] == v4.octets() || [100, 100, 100, 200] == v4.octets() {
                 Some("cloud metadata")
             } else if v4.is_private() {
                 Some("private")
@@ -382,11 +379,26 @@ mod tests {
     #[test]
     fn bad_origins_say_what_was_expected() {
         let cases = [
-            ("api.abuseipdb.com", "\"api.abuseipdb.com\" has no scheme: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\""),
-            ("ftp://x.org", "scheme \"ftp\" is not http or https: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\""),
-            ("https://x.org/api", "\"https://x.org/api\" is not an origin (it has a path, query, fragment or user, or no host): expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\""),
-            ("https://x.org:99999", "\"https://x.org:99999\" has a bad port: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\""),
-            ("https://*.x.org", "\"https://*.x.org\": \"*.x.org\" is not a host name or an IP address: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\""),
+            (
+                "api.abuseipdb.com",
+                "\"api.abuseipdb.com\" has no scheme: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\"",
+            ),
+            (
+                "ftp://x.org",
+                "scheme \"ftp\" is not http or https: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\"",
+            ),
+            (
+                "https://x.org/api",
+                "\"https://x.org/api\" is not an origin (it has a path, query, fragment or user, or no host): expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\"",
+            ),
+            (
+                "https://x.org:99999",
+                "\"https://x.org:99999\" has a bad port: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\"",
+            ),
+            (
+                "https://*.x.org",
+                "\"https://*.x.org\": \"*.x.org\" is not a host name or an IP address: expected scheme://host[:port] with scheme http or https, e.g. \"https://api.abuseipdb.com\"",
+            ),
         ];
         for (text, message) in cases {
             assert_eq!(text.parse::<Origin>().unwrap_err(), message, "{text}");

@@ -41,7 +41,11 @@ mod probe {
         };
         let request = OutgoingRequest::new(Fields::new());
         request.set_method(&Method::Get).expect("GET is valid");
-        let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
+        let scheme = if scheme == "https" {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         request.set_scheme(Some(&scheme)).expect("scheme is valid");
         request
             .set_authority(Some(authority))
