@@ -271,6 +271,43 @@ async fn an_orphan_whose_folder_is_gone_loses_its_job_and_its_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dns_rule_is_configurable_and_checked() {
+    let c = cluster().await;
+    let cfg = c.config(
+        "dns",
+        &[("Api", "cortex/quick:1", NETWORK)],
+        &format!("keep_jobs = true\ndns_namespace = \"\"\n{PIN}"),
+    );
+    let (scheduler, _) = scheduler(&cfg);
+    let (_, report) = run(&scheduler, "Api", folder(&c.jobs(), "dns", "1.1.1.1")).await;
+    assert_eq!(report["success"], json!(true), "{report}");
+    let policies = network_policies(&c.standin);
+    // Port 53 at any address (NodeLocal DNSCache, a resolver outside the cluster).
+    assert_eq!(
+        policies[0]["spec"]["egress"][0],
+        json!({"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]})
+    );
+    let bad = c.config(
+        "bad-dns",
+        &[],
+        "dns_pod_labels = { \"k8s-app\" = \"kube dns\" }",
+    );
+    let loader = cortex_runner::config::ConfigLoader {
+        file: Some(bad.clone()),
+        env: Vec::new(),
+        flags: cortex_runner::config::Flags::default(),
+    };
+    let err = cortex_runner::setup::Setup::load(&loader, &k8s_common::builtin()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "config {}: `kubernetes.dns_pod_labels.k8s-app` must be a pod label: a name of letters, digits, '-', '_', '.' (with an optional prefix/) and a value of at most 63 such characters, found \"k8s-app\" = \"kube dns\"",
+            bad.display()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_above_max_tlp_is_refused_before_any_job_or_policy_is_created() {
     let c = cluster().await;
     let cfg = c.config("red", &[("Api", "cortex/quick:1", NETWORK)], PIN);

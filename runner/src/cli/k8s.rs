@@ -79,13 +79,7 @@ fn manifest(args: JobArgs) -> Result<Status> {
         let dest =
             super::runtime()?.block_on(egress::resolve(rules, &pins, egress::RESOLVE_TIMEOUT))?;
         let name = job.metadata.name.as_deref().unwrap_or_default();
-        let policy = egress::build(
-            name,
-            &config.kubernetes.namespace,
-            &worker.name,
-            &dest,
-            None,
-        );
+        let policy = egress::build(name, &config.kubernetes, &worker.name, &dest, None);
         yaml.push_str("---\n");
         yaml.push_str(&serde_yaml_ng::to_string(&policy)?);
     }

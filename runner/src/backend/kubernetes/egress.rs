@@ -11,7 +11,8 @@
 //! not resolve in time, fails the job before any Job is created.
 //!
 //! [`build`] makes the policy: it selects the one Job's pod (the runner's job label), allows DNS
-//! to the cluster's DNS pods and the addresses above, and is owned by the Job so that the
+//! to the cluster's DNS pods (`kubernetes.dns_namespace` and `dns_pod_labels`; kube-dns in
+//! kube-system by default, like deploy/'s policy for every Job pod) and the addresses above, and is owned by the Job so that the
 //! cluster's garbage collector removes it with the Job (the runner deletes it explicitly too).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +31,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use wasm_host::net::{IpNet, Pinned, special_address};
 
 use super::spec::{JOB_LABEL, MANAGED_BY, MANAGED_BY_LABEL, WORKER_ANNOTATION};
+use crate::config::KubernetesConfig;
 use crate::policy::NetworkRules;
 
 /// How long one host name may take to resolve when a Job is created.
@@ -38,11 +40,6 @@ pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_ADDRESSES_PER_HOST: usize = 32;
 /// Annotation listing the allowed origins the policy was made from, for `kubectl describe`.
 pub const ALLOW_ANNOTATION: &str = "cortex-runner/allow";
-/// The namespace of the cluster DNS pods the policy lets the pod reach on port 53 (the same as
-/// deploy/'s `cortex-runner-jobs` policy).
-pub const DNS_NAMESPACE: &str = "kube-system";
-/// The label of the cluster DNS pods (kube-dns and CoreDNS both carry it).
-pub const DNS_POD_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
 
 /// Why a worker's allowlist cannot be turned into addresses.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -224,12 +221,12 @@ fn host_block(ip: IpAddr) -> NetworkPolicyPeer {
     }
 }
 
-/// The NetworkPolicy named `name` (the Job's name) in `namespace`, selecting the pod of the Job
-/// `name` and allowing it DNS plus `dest`; owned by `owner` when given (the Job as created, with
-/// its uid).
+/// The NetworkPolicy named `name` (the Job's name) in `config.namespace`, selecting the pod of
+/// the Job `name` and allowing it DNS (to `config`'s DNS pods) plus `dest`; owned by `owner` when
+/// given (the Job as created, with its uid).
 pub fn build(
     name: &str,
-    namespace: &str,
+    config: &KubernetesConfig,
     worker: &str,
     dest: &Destinations,
     owner: Option<&Job>,
@@ -238,24 +235,23 @@ pub fn build(
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
         (JOB_LABEL.to_string(), name.to_string()),
     ]);
+    // No `to`: port 53 at any address.
+    let dns_peer = (!config.dns_namespace.is_empty()).then(|| NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_string(),
+                config.dns_namespace.clone(),
+            )])),
+            match_expressions: None,
+        }),
+        pod_selector: (!config.dns_pod_labels.is_empty()).then(|| LabelSelector {
+            match_labels: Some(config.dns_pod_labels.clone()),
+            match_expressions: None,
+        }),
+        ip_block: None,
+    });
     let dns = NetworkPolicyEgressRule {
-        to: Some(vec![NetworkPolicyPeer {
-            namespace_selector: Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(
-                    "kubernetes.io/metadata.name".to_string(),
-                    DNS_NAMESPACE.to_string(),
-                )])),
-                match_expressions: None,
-            }),
-            pod_selector: Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(
-                    DNS_POD_LABEL.0.to_string(),
-                    DNS_POD_LABEL.1.to_string(),
-                )])),
-                match_expressions: None,
-            }),
-            ip_block: None,
-        }]),
+        to: dns_peer.map(|peer| vec![peer]),
         ports: Some(
             ["UDP", "TCP"]
                 .map(|protocol| NetworkPolicyPort {
@@ -305,7 +301,7 @@ pub fn build(
     NetworkPolicy {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
-            namespace: Some(namespace.to_string()),
+            namespace: Some(config.namespace.clone()),
             labels: Some(selector.clone()),
             annotations: Some(BTreeMap::from([
                 (WORKER_ANNOTATION.to_string(), worker.to_string()),

@@ -395,13 +395,8 @@ impl KubernetesBackend {
         match api.create_job(&manifest).await {
             Ok(created) => {
                 if let Some(dest) = &egress {
-                    let policy = egress::build(
-                        name,
-                        &self.config.namespace,
-                        &job.worker.name,
-                        dest,
-                        Some(&created),
-                    );
+                    let policy =
+                        egress::build(name, &self.config, &job.worker.name, dest, Some(&created));
                     self.create_network_policy(api, &policy).await?;
                 }
                 Ok(false)

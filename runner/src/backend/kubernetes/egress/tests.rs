@@ -199,13 +199,8 @@ async fn the_policy_selects_the_jobs_pod_and_allows_dns_and_the_addresses() {
     let mut job = Job::default();
     job.metadata.name = Some("cortex-job-x-0123456789ab".into());
     job.metadata.uid = Some("u-1".into());
-    let policy = build(
-        "cortex-job-x-0123456789ab",
-        "cortex",
-        "W",
-        &dest,
-        Some(&job),
-    );
+    let config = KubernetesConfig::default();
+    let policy = build("cortex-job-x-0123456789ab", &config, "W", &dest, Some(&job));
     assert_eq!(
         serde_json::to_value(&policy).unwrap(),
         json!({
@@ -252,6 +247,43 @@ async fn the_policy_selects_the_jobs_pod_and_allows_dns_and_the_addresses() {
         })
     );
     // Before the Job exists (`k8s manifest`), no owner.
-    let unowned = build("n", "cortex", "W", &dest, None);
+    let unowned = build("n", &config, "W", &dest, None);
     assert_eq!(unowned.metadata.owner_references, None);
+}
+
+#[test]
+fn the_dns_rule_follows_the_configuration() {
+    let dest = Destinations::default();
+    let dns = |config: &KubernetesConfig| {
+        let policy = build("n", config, "W", &dest, None);
+        serde_json::to_value(&policy.spec.unwrap().egress.unwrap()[0]).unwrap()
+    };
+    let ports = json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]);
+    let mut config = KubernetesConfig {
+        dns_namespace: "dns".into(),
+        dns_pod_labels: [("app".to_string(), "coredns".to_string())].into(),
+        ..KubernetesConfig::default()
+    };
+    assert_eq!(
+        dns(&config),
+        json!({
+            "to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns"}},
+                "podSelector": {"matchLabels": {"app": "coredns"}}
+            }],
+            "ports": ports
+        })
+    );
+    // Every pod of the namespace.
+    config.dns_pod_labels.clear();
+    assert_eq!(
+        dns(&config),
+        json!({
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns"}}}],
+            "ports": ports
+        })
+    );
+    // Port 53 at any address (NodeLocal DNSCache's link-local address, say).
+    config.dns_namespace.clear();
+    assert_eq!(dns(&config), json!({"ports": ports}));
 }
