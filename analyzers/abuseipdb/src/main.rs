@@ -153,8 +153,14 @@ impl AbuseIpdb {
                 response.text()
             )));
         }
+        // Python's `json` words a malformed body its own way; the original prints that.
         response.json().map_err(|e| match e {
-            cortex_sdk::http::HttpError::Json(json) => unexpected(json),
+            cortex_sdk::http::HttpError::Json(json) => {
+                match cortex_sdk::pyjson::decode_error(&response.text()) {
+                    Some(python) => unexpected(python),
+                    None => unexpected(json),
+                }
+            }
             other => unexpected(other),
         })
     }

@@ -116,7 +116,10 @@ fn api_request(a: &Analyzer, ip: &str) -> Result<Value> {
         match response.json() {
             Ok(body) => body,
             Err(HttpError::Json(e)) => {
-                return Err(request_failure(0, &pyrepr::repr_str(&e.to_string())));
+                // requests' JSONDecodeError carries Python's `json` message.
+                let message = cortex_sdk::pyjson::decode_error(&response.text())
+                    .unwrap_or_else(|| e.to_string());
+                return Err(request_failure(0, &pyrepr::repr_str(&message)));
             }
             Err(other) => return Err(request_failure(0, &pyrepr::repr_str(&other.to_string()))),
         }

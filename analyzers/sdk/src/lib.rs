@@ -16,6 +16,7 @@ mod extractor;
 pub mod http;
 mod matchers;
 mod output;
+mod pydecode;
 pub mod pyjson;
 mod python;
 mod responder;

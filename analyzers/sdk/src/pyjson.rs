@@ -1,13 +1,16 @@
 //! JSON text exactly as Python's `json.dump(data, f, ensure_ascii=False)` writes it: `", "`
 //! between items, `": "` after keys, non-ASCII characters as UTF-8, floats as Python's `repr`.
 //! cortexutils writes `output.json` this way; Cortex does not care, but a byte-identical
-//! report makes a side-by-side comparison with the Python worker trivial.
+//! report makes a side-by-side comparison with the Python worker trivial. [`decode_error`] is
+//! the other direction: the message `json.loads` raises for a document it rejects.
 
 use std::io;
 
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::ser::Formatter;
+
+pub use crate::pydecode::decode_error;
 
 /// A `serde_json` formatter with Python's default separators and float formatting.
 #[derive(Debug, Default, Clone, Copy)]
