@@ -50,7 +50,7 @@ pub async fn run_and_finalise(
     if module.kind() == wasm_host::ModuleKind::Component {
         spec.network =
             crate::network::job_network(network, &crate::network::HostNetwork::default(), folder)
-                .map_err(|e| wasm_host::Error::Setup(e))?;
+                .map_err(wasm_host::Error::Setup)?;
     }
     let record = sandbox.run(module, spec).await?;
     let run_time = started.elapsed();

@@ -275,15 +275,12 @@ impl Sandbox {
 
     /// Takes a slot, runs `execution` under the timeout and names how it ended; returns the
     /// outcome, the wall time, the fuel used and the store (for its counters).
-    async fn execute<T: Send + 'static>(
+    async fn execute<T: HasLimiter + Send + 'static>(
         &self,
         (mut store, fuel_start): (Store<T>, Option<u64>),
         limits: &crate::Limits,
         execution: impl AsyncFnOnce(&mut Store<T>) -> wasmtime::Result<()>,
-    ) -> (Outcome, Duration, Option<u64>, Store<T>)
-    where
-        T: HasLimiter,
-    {
+    ) -> (Outcome, Duration, Option<u64>, Store<T>) {
         // The slot is taken before the clock starts: waiting for one is not the guest's time.
         let _slot = self
             .inner

@@ -213,7 +213,7 @@ async fn a_host_outside_the_allowlist_is_denied_and_never_reached() {
     let (record, full) = probe(
         std::slice::from_ref(&other),
         &[],
-        Some(allow(&[allowed.clone()])),
+        Some(allow(std::slice::from_ref(&allowed))),
     )
     .await;
     assert_eq!(full["counts"], json!({"HttpRequestDenied": 1}));
