@@ -28,6 +28,10 @@ impl Seen {
     }
 }
 
+/// How the server answers one connection: the raw response bytes, or `None` to hold the
+/// connection open without answering (for timeouts).
+type Answer = Box<dyn FnOnce(&Seen) -> Option<Vec<u8>> + Send>;
+
 /// Serves one connection per answer, in order; `answer(request)` gives the raw response bytes
 /// (`None`: hold the connection open without answering, for timeouts).
 struct Server {
@@ -36,7 +40,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(answers: Vec<Box<dyn FnOnce(&Seen) -> Option<Vec<u8>> + Send>>) -> Server {
+    fn start(answers: Vec<Answer>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
@@ -110,7 +114,7 @@ fn answer(
     status: &'static str,
     headers: &'static [(&'static str, &'static str)],
     body: &'static [u8],
-) -> Box<dyn FnOnce(&Seen) -> Option<Vec<u8>> + Send> {
+) -> Answer {
     Box::new(move |_| Some(reply(status, headers, body)))
 }
 
@@ -234,7 +238,7 @@ fn a_307_resends_the_post_body() {
 
 #[test]
 fn more_than_thirty_redirects_fail_with_requests_message() {
-    let loops: Vec<Box<dyn FnOnce(&Seen) -> Option<Vec<u8>> + Send>> = (0..31)
+    let loops: Vec<Answer> = (0..31)
         .map(|_| answer("301 Moved Permanently", &[("Location", "/loop")], b""))
         .collect();
     let server = Server::start(loops);
