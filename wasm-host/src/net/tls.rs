@@ -2,7 +2,10 @@
 //! plus, per run, the job's own CA bundle (Cortex's `cacerts`, what `REQUESTS_CA_BUNDLE` points
 //! Python workers at).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use sha2::{Digest, Sha256};
 
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
@@ -10,6 +13,9 @@ use rustls_pki_types::pem::PemObject;
 
 /// The largest CA bundle a job may bring.
 const MAX_BUNDLE_BYTES: usize = 4 << 20;
+/// How many configurations with extra roots are kept (by the bundle's sha256): jobs of one Cortex
+/// organisation bring the same bundle, and building a configuration copies the system's roots.
+const CACHED_CONFIGS: usize = 32;
 
 /// The system's roots, loaded on first use; certificates the system store holds but rustls
 /// cannot parse are skipped (as every rustls client does).
@@ -57,6 +63,26 @@ pub(crate) fn client_config(extra_pem: &[u8]) -> Result<Arc<ClientConfig>, Strin
     if extra_pem.iter().all(u8::is_ascii_whitespace) {
         return Ok(shared_default());
     }
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], Arc<ClientConfig>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let key: [u8; 32] = Sha256::digest(extra_pem).into();
+    if let Some(config) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(config.clone());
+    }
+    let config = build_with_extra(extra_pem)?;
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if cache.len() >= CACHED_CONFIGS {
+        cache.clear();
+    }
+    cache.insert(key, config.clone());
+    Ok(config)
+}
+
+fn build_with_extra(extra_pem: &[u8]) -> Result<Arc<ClientConfig>, String> {
     if extra_pem.len() > MAX_BUNDLE_BYTES {
         return Err(format!(
             "the job's CA bundle is {} bytes, more than the {MAX_BUNDLE_BYTES} accepted",
