@@ -6,7 +6,8 @@
 //!   golden of the same case), and only api.abuseipdb.com was asked;
 //! - a redirect to the cloud metadata address is denied and the report says so;
 //! - a TLP:RED job is refused before the worker starts and nothing reaches the stand-in;
-//! - `explain AbuseIPDB` shows the network the worker may use.
+//! - `explain AbuseIPDB` shows the network the worker may use;
+//! - `exec` and `bench` run the component with the network their `--allow` flags give.
 
 mod common;
 
@@ -243,5 +244,86 @@ fn explain_shows_the_network_a_worker_may_use() {
             "\nnetwork:  none (no [wasm.network] in the policy: every request is denied)\n"
         ),
         "{text}"
+    );
+}
+
+/// `exec` and `bench` run components too; with no policy file, `--allow` gives the network (the
+/// job's `config.proxy` and `config.cacerts` apply), and without it every request is denied.
+#[test]
+fn exec_and_bench_run_a_component_with_the_network_their_flags_allow() {
+    let (_rt, standin) = standin();
+    let module = analyzer_artifacts::module_path("AbuseIPDB").unwrap();
+    let config = json!({
+        "key": "test-key",
+        "proxy": {"https": standin.proxy_url()},
+        "cacerts": standin.ca_pem(),
+    });
+    let exec = |allow: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("input")).unwrap();
+        std::fs::create_dir_all(dir.path().join("output")).unwrap();
+        let input = json!({"data": "118.25.6.39", "dataType": "ip", "tlp": 2, "pap": 2,
+                           "message": "", "parameters": {}, "config": config});
+        std::fs::write(dir.path().join("input/input.json"), input.to_string()).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+            .args(["exec", "--module", module, "--job-dir"])
+            .arg(dir.path())
+            .args(allow)
+            .output()
+            .unwrap();
+        (out.status.code(), report(&out))
+    };
+    let (code, got) = exec(&["--allow", "https://api.abuseipdb.com"]);
+    assert_eq!(code, Some(0), "{got}");
+    assert_eq!(got["full"]["values"][0]["data"]["ipAddress"], "118.25.6.39");
+    let (code, got) = exec(&[]);
+    assert_eq!(code, Some(1), "{got}");
+    assert_eq!(
+        got["runnerWarnings"],
+        json!([
+            "AbuseIPDB asked for https://api.abuseipdb.com/api/v2/check: denied, its policy \
+             grants no network (no [wasm.network] section)"
+        ])
+    );
+    assert_eq!(
+        standin.stats().requests.into_iter().collect::<Vec<_>>(),
+        [("api.abuseipdb.com/api/v2/check".to_owned(), 1)]
+    );
+
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cortex-runner"))
+        .args([
+            "bench",
+            "--module",
+            module,
+            "--jobs",
+            "5",
+            "--data",
+            "118.25.6.39",
+        ])
+        .args([
+            "--allow",
+            "https://api.abuseipdb.com",
+            "--config",
+            &config.to_string(),
+        ])
+        .arg("--job-root")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (figures["jobs"].clone(), figures["failures"].clone()),
+        (json!(5), json!(0))
+    );
+    assert_eq!(
+        standin.stats().requests.into_iter().collect::<Vec<_>>(),
+        [("api.abuseipdb.com/api/v2/check".to_owned(), 6)]
     );
 }
