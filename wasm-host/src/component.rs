@@ -8,14 +8,13 @@ use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
 use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::capture::TailPipe;
 use crate::limiter::Limiter;
 use crate::net::{Gate, NetLog};
 use crate::poll::GuestMonotonicClock;
-use crate::sandbox::{GUEST_INPUT_DIR, GUEST_JOB_DIR, GUEST_OUTPUT_DIR};
 use crate::{Error, Result, RunSpec};
 
 /// Resources (descriptors, streams, pollables, HTTP requests and bodies) one component may hold
@@ -94,27 +93,7 @@ pub(crate) fn state(
     limiter: Limiter,
     max_open_files: u32,
 ) -> Result<ComponentState> {
-    let mut builder = WasiCtxBuilder::new();
-    for (host, guest, perms) in [
-        (&spec.input_dir, GUEST_INPUT_DIR, FsPerms::ReadOnly),
-        (&spec.output_dir, GUEST_OUTPUT_DIR, FsPerms::ReadWrite),
-    ] {
-        builder
-            .preopened_dir(host, guest, perms)
-            .map_err(|e| Error::OpenDir {
-                path: host.clone(),
-                message: format!("{e:#}"),
-            })?;
-    }
-    builder
-        .args(&[name, GUEST_JOB_DIR])
-        .envs(&spec.env)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .monotonic_clock(clock)
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false);
+    let mut builder = crate::sandbox::wasi_builder(name, clock, spec, stdout, stderr)?;
     let mut table = ResourceTable::new();
     table.set_max_capacity(
         usize::try_from(max_open_files)

@@ -320,8 +320,10 @@ impl HasLimiter for ComponentState {
     }
 }
 
-/// Builds the guest's whole world: two preopens, argv, the caller's environment, captured output,
-/// closed stdin, no sockets.
+/// Builds a preview-1 guest's whole world ([`wasi_builder`]); its file operations run inline on
+/// the calling thread instead of hopping to a blocking pool: job folders are local and small.
+/// This is safe for timeouts only because `poll::poll_oneoff` replaces the one host call that
+/// would then block the thread (`sleep`).
 fn wasi_context(
     name: &str,
     clock: GuestMonotonicClock,
@@ -329,11 +331,21 @@ fn wasi_context(
     stdout: &TailPipe,
     stderr: &TailPipe,
 ) -> Result<WasiP1Ctx> {
-    let mut builder = WasiCtxBuilder::new();
-    // File operations run inline on the calling thread instead of hopping to a blocking pool: job
-    // folders are local and small. This is safe for timeouts only because `poll::poll_oneoff`
-    // replaces the one host call that would then block the thread (`sleep`).
+    let mut builder = wasi_builder(name, clock, spec, stdout, stderr)?;
     builder.allow_blocking_current_thread(true);
+    Ok(builder.build_p1())
+}
+
+/// The world of every guest, module or component: two preopens, argv, the caller's environment,
+/// captured output, closed stdin, no sockets.
+pub(crate) fn wasi_builder(
+    name: &str,
+    clock: GuestMonotonicClock,
+    spec: &RunSpec,
+    stdout: &TailPipe,
+    stderr: &TailPipe,
+) -> Result<WasiCtxBuilder> {
+    let mut builder = WasiCtxBuilder::new();
     for (host, guest, perms) in [
         (&spec.input_dir, GUEST_INPUT_DIR, FsPerms::ReadOnly),
         (&spec.output_dir, GUEST_OUTPUT_DIR, FsPerms::ReadWrite),
@@ -354,7 +366,7 @@ fn wasi_context(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    Ok(builder.build_p1())
+    Ok(builder)
 }
 
 /// Names how a guest that returned an error ended.
